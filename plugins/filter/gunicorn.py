@@ -1,0 +1,118 @@
+"""Filters for the fasterapi.deploy.gunicorn role.
+
+``gunicorn_bind`` parses one gunicorn bind address into its parts so the
+role can validate it early and derive a health-check target from it;
+``python_literal`` renders an Ansible value as Python source for
+``gunicorn.conf.py``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+DOCUMENTATION = r"""
+name: gunicorn_bind
+short_description: parse a gunicorn bind address
+description:
+  - Splits C(HOST:PORT), C([IPV6]:PORT), C(unix:PATH) or C(fd://N) into a dict with
+    C(kind) (tcp, unix or fd), C(host), C(port), C(path), C(fd) and C(probe_host),
+    the loopback address to probe when the host is a wildcard.
+  - Fails with a message naming the bad value and what is expected.
+"""
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_EXPECTED = "expected HOST:PORT, [IPV6]:PORT, unix:/absolute/path or fd://N"
+
+
+def _port(text: str, value: str) -> int:
+    if not text.isdigit():
+        raise AnsibleFilterError(f"bind address {value!r}: port {text!r} is not a number; {_EXPECTED}")
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise AnsibleFilterError(f"bind address {value!r}: port {port} is outside 1-65535")
+    return port
+
+
+def gunicorn_bind(value: Any) -> dict[str, Any]:
+    """Parse one gunicorn bind address; raise AnsibleFilterError when it is not one."""
+    if not isinstance(value, str) or not value.strip():
+        raise AnsibleFilterError(f"bind address {value!r} is not a non-empty string; {_EXPECTED}")
+    text = value.strip()
+    result: dict[str, Any] = {"kind": "tcp", "host": None, "port": None, "path": None, "fd": None,
+                              "probe_host": None, "address": text}
+    if text.startswith("unix:"):
+        path = text[len("unix:"):]
+        if not path.startswith("/") or "\x00" in path or path.endswith("/"):
+            raise AnsibleFilterError(f"bind address {value!r}: a unix socket needs an absolute file path; {_EXPECTED}")
+        if len(path.encode()) > 107:
+            raise AnsibleFilterError(f"bind address {value!r}: unix socket path longer than 107 bytes")
+        result.update(kind="unix", path=path)
+        return result
+    if text.startswith("fd://"):
+        fd = text[len("fd://"):]
+        if not fd.isdigit():
+            raise AnsibleFilterError(f"bind address {value!r}: fd://N needs a file descriptor number")
+        result.update(kind="fd", fd=int(fd))
+        return result
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or not rest.startswith(":"):
+            raise AnsibleFilterError(f"bind address {value!r}: an IPv6 address needs a port, as [::1]:8000")
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise AnsibleFilterError(f"bind address {value!r}: {host!r} is not an IPv6 address") from None
+        port = _port(rest[1:], text)
+        probe = "::1" if ipaddress.IPv6Address(host).is_unspecified else host
+        result.update(host=host, port=port, probe_host=probe)
+        return result
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host:
+        raise AnsibleFilterError(f"bind address {value!r} has no host and port; {_EXPECTED}")
+    if ":" in host:
+        raise AnsibleFilterError(f"bind address {value!r}: write an IPv6 address in brackets, as [::1]:8000")
+    port = _port(port_text, text)
+    try:
+        address = ipaddress.IPv4Address(host)
+    except ValueError:
+        if not _HOSTNAME.match(host) or host.replace(".", "").isdigit():
+            raise AnsibleFilterError(f"bind address {value!r}: {host!r} is neither an IPv4 address nor a host name") from None
+        result.update(host=host, port=port, probe_host=host)
+        return result
+    probe = "127.0.0.1" if address.is_unspecified else host
+    result.update(host=host, port=port, probe_host=probe)
+    return result
+
+
+def gunicorn_bind_error(value: Any) -> str:
+    """The reason VALUE is not a gunicorn bind address, or "" when it is one."""
+    try:
+        gunicorn_bind(value)
+    except AnsibleFilterError as err:
+        return str(err.message)
+    return ""
+
+
+def python_literal(value: Any) -> str:
+    """Render a YAML-born value as Python source (str, int, float, bool, None, list, dict)."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return repr(str(value))
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(python_literal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{python_literal(k)}: {python_literal(v)}" for k, v in value.items()) + "}"
+    raise AnsibleFilterError(f"cannot write a value of type {type(value).__name__} into gunicorn.conf.py: {value!r}")
+
+
+class FilterModule:
+    """Ansible entry point."""
+
+    def filters(self) -> dict[str, Any]:
+        return {"gunicorn_bind": gunicorn_bind, "gunicorn_bind_error": gunicorn_bind_error,
+                "python_literal": python_literal}

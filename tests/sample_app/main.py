@@ -1,0 +1,100 @@
+"""A small ASGI app for demos and tests of fasterapi.deploy. Dependency-free.
+
+Paths:
+  /health   200 "ok" once this worker's lifespan startup has run
+  /version  JSON: app version (file VERSION), worker pid and parent pid
+  /slow     sleeps ?seconds=N (default 1, at most 60), then answers
+  /         a greeting
+
+The lifespan handler opens per-worker state after the fork (the safe place
+with preload_app = True). SAMPLE_APP_FAIL_STARTUP=1 makes startup fail, to
+exercise failed deploys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+from urllib.parse import parse_qs
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+VERSION = (Path(__file__).with_name("VERSION").read_text(encoding="utf-8").strip()
+           if Path(__file__).with_name("VERSION").exists() else "0")
+IMPORTED_IN_PID = os.getpid()
+
+
+class WorkerState:
+    """Per-worker resources, opened in the worker after fork (e.g. a DB pool)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.started = time.time()
+        self.requests = 0
+
+
+async def _respond(send: Send, status: int, body: bytes, content_type: bytes = b"text/plain") -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _lifespan(receive: Receive, send: Send, state: dict[str, Any]) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            if os.environ.get("SAMPLE_APP_FAIL_STARTUP") == "1":
+                await send({"type": "lifespan.startup.failed",
+                            "message": "sample app: startup failed on purpose (SAMPLE_APP_FAIL_STARTUP=1)"})
+                return
+            state["worker"] = WorkerState()
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            state.pop("worker", None)
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+_STATE: dict[str, Any] = {}
+
+
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The ASGI callable (main:app)."""
+    if scope["type"] == "lifespan":
+        await _lifespan(receive, send, _STATE)
+        return
+    if scope["type"] != "http":
+        return
+    worker: WorkerState | None = _STATE.get("worker")
+    if worker is not None:
+        worker.requests += 1
+    path = scope["path"]
+    if path == "/health":
+        if worker is None:
+            await _respond(send, 503, b"lifespan startup has not run\n")
+        else:
+            await _respond(send, 200, b"ok\n")
+    elif path == "/version":
+        body = json.dumps({"version": VERSION, "pid": os.getpid(), "ppid": os.getppid(),
+                           "imported_in_pid": IMPORTED_IN_PID,
+                           "lifespan": worker is not None}).encode()
+        await _respond(send, 200, body, b"application/json")
+    elif path == "/slow":
+        query = parse_qs(scope.get("query_string", b"").decode())
+        try:
+            seconds = min(max(float(query.get("seconds", ["1"])[0]), 0.0), 60.0)
+        except ValueError:
+            await _respond(send, 400, b"seconds must be a number\n")
+            return
+        await asyncio.sleep(seconds)
+        await _respond(send, 200, f"slept {seconds}\n".encode())
+    elif path == "/":
+        await _respond(send, 200, f"Hello from the fasterapi sample app {VERSION}\n".encode())
+    else:
+        await _respond(send, 404, b"not found\n")

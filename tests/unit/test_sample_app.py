@@ -1,0 +1,65 @@
+"""The sample app answers its paths and honours its lifespan contract."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_spec = importlib.util.spec_from_file_location("sample_main", Path(__file__).resolve().parents[1] / "sample_app" / "main.py")
+assert _spec and _spec.loader
+sample = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sample)
+
+
+async def _call(scope: dict[str, Any], inbox: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return inbox.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await sample.app(scope, receive, send)
+    return sent
+
+
+def _get(path: str, query: bytes = b"") -> tuple[int, bytes]:
+    sent = asyncio.run(_call({"type": "http", "path": path, "query_string": query}, []))
+    return sent[0]["status"], sent[1]["body"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state() -> None:
+    sample._STATE.clear()
+
+
+def test_health_needs_lifespan_startup() -> None:
+    assert _get("/health")[0] == 503
+    sent = asyncio.run(_call({"type": "lifespan"}, [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]))
+    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+def test_version_reports_pid_and_version() -> None:
+    asyncio.run(_call({"type": "lifespan"}, [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]))
+    status, body = _get("/version")
+    data = json.loads(body)
+    assert status == 200 and data["pid"] == os.getpid() and data["version"] == sample.VERSION
+
+
+def test_startup_failure_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAMPLE_APP_FAIL_STARTUP", "1")
+    sent = asyncio.run(_call({"type": "lifespan"}, [{"type": "lifespan.startup"}]))
+    assert sent[0]["type"] == "lifespan.startup.failed" and "on purpose" in sent[0]["message"]
+
+
+def test_slow_and_not_found() -> None:
+    assert _get("/slow", b"seconds=0.01") == (200, b"slept 0.01\n")
+    assert _get("/slow", b"seconds=x")[0] == 400
+    assert _get("/nope")[0] == 404
