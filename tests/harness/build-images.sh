@@ -12,7 +12,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 mirror=${FASTERAPI_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 recipe=$(sha256sum "$0" | cut -c1-12)
-packages=systemd,systemd-sysv,dbus,python3,python3-venv,python3-apt,ca-certificates,iproute2,procps
+packages=systemd,systemd-sysv,dbus,sudo,python3,python3-venv,python3-apt,ca-certificates,iproute2,procps
 
 suite_of() {
   case "$1" in
