@@ -38,7 +38,7 @@ build() {
   fi
   command -v debootstrap >/dev/null || {
     echo "build-images: installing debootstrap"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
   }
   root=$(mktemp -d /var/tmp/fasterapi-rootfs.XXXXXX)
   trap 'rm -rf "$root"' RETURN
