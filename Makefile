@@ -5,7 +5,7 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: venv collection-link lint unit images molecule test demo perf build clean
+.PHONY: venv collection-link lint unit images molecule galaxy test demo perf build clean
 
 venv: $(BIN)/molecule
 $(BIN)/molecule: requirements-dev.txt
@@ -31,7 +31,11 @@ images:
 molecule: venv collection-link images
 	molecule test --all
 
-test: lint unit molecule
+# Build the tarball, install it into an empty path, deploy from it.
+galaxy: venv images
+	tests/harness/galaxy-install.sh
+
+test: lint unit molecule galaxy
 
 demo: venv collection-link
 	tests/harness/demo.sh

@@ -230,3 +230,13 @@ def test_bad_input_fails_early_and_leaves_the_service_alone(host: Any) -> None:
     assert result["conf_before"] == result["conf_after"]
     assert http_get(host, "/health")["status"] == 200
     assert "s3cr3t-never-in-output" not in json.dumps(result)
+
+
+def test_an_app_that_never_answers_fails_the_role_with_its_journal(host: Any) -> None:
+    result = json.loads(host.file("/root/side_effect.json").content_string)
+    msg = result["broken"].get("msg", "")
+    assert result["broken"].get("failed") is True
+    assert "broken did not answer /health with 200 within 8 s" in msg
+    # The app's own words, from the unit's journal.
+    assert "startup failed on purpose (SAMPLE_APP_FAIL_STARTUP=1)" in msg
+    assert "Application startup failed" in msg
