@@ -98,11 +98,19 @@ def test_environment_file_is_private(host: Any) -> None:
     assert (f.user, f.group, f.mode) == ("root", "fasterapi", 0o640)
     assert 'SAMPLE_APP_SECRET="s3cr3t-never-in-output"' in f.content_string
     assert host.run("runuser -u nobody -- cat /etc/fasterapi/environment").rc != 0
-    # The running master got it.
-    pid = show(host, "fasterapi", "MainPID")["MainPID"]
-    environ = host.check_output("tr '\\0' '\\n' < /proc/%s/environ", pid)
-    assert "SAMPLE_APP_GREETING=hello" in environ.splitlines()
-    assert not host.file("/etc/second/environment").exists
+    assert host.run("runuser -u second -- cat /etc/fasterapi/environment").rc != 0
+
+
+def test_two_apps_changed_in_one_play_both_restart_with_their_own_change(host: Any) -> None:
+    outcome = json.loads(host.file("/root/two_apps_one_play.json").content_string)
+    assert all(int(pid) > 0 for pid in outcome["before"] + outcome["after"])
+    assert outcome["before"][0] != outcome["after"][0] and outcome["before"][1] != outcome["after"][1]
+    for app, greeting in (("fasterapi", "changed"), ("second", "changed-too")):
+        pid = show(host, app, "MainPID")["MainPID"]
+        environ = host.check_output("tr '\\0' '\\n' < /proc/%s/environ", pid).splitlines()
+        assert f"SAMPLE_APP_GREETING={greeting}" in environ, app
+    assert not host.file("/etc/fasterapi/.restart-pending").exists
+    assert not host.file("/etc/second/.restart-pending").exists
 
 
 @pytest.mark.parametrize("app", APPS)
