@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""HTTP/1.1 load generator for restart tests, stdlib only.
+
+N concurrent clients send GET requests to one loopback URL, either on a new
+connection each (``--mode fresh``) or on kept-alive connections (``--mode
+keepalive``), until ``--duration`` runs out or the process gets SIGTERM or
+SIGINT. It then prints (and writes to ``--output``) a JSON report: requests
+sent, answered by status, failed by error kind, and which app version
+answered (the ``version`` field of a JSON body).
+
+A keep-alive client that reuses a connection the server has just closed
+counts that request as failed: the client does not retry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+MAX_DURATION = 900.0
+
+
+@dataclass
+class Report:
+    """What the clients saw."""
+
+    mode: str
+    clients: int
+    sent: int = 0
+    answered: Counter[str] = field(default_factory=Counter)
+    failed: Counter[str] = field(default_factory=Counter)
+    versions: Counter[str] = field(default_factory=Counter)
+    started: float = field(default_factory=time.monotonic)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "clients": self.clients,
+            "seconds": round(self.seconds, 3),
+            "sent": self.sent,
+            "answered": dict(sorted(self.answered.items())),
+            "answered_total": sum(self.answered.values()),
+            "failed": dict(sorted(self.failed.items())),
+            "failed_total": sum(self.failed.values()),
+            "versions": dict(sorted(self.versions.items())),
+        }
+
+
+class EmptyReply(Exception):
+    """The server closed the connection before sending a status line."""
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+    close: bool
+
+
+async def read_response(reader: asyncio.StreamReader) -> Response:
+    """Read one HTTP/1.1 response with a Content-Length or chunked body."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as err:
+        if not err.partial:
+            raise EmptyReply() from None
+        raise
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
+        raise ValueError(f"not an HTTP/1.x status line: {lines[0]!r}")
+    status = int(parts[1])
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body = b""
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            chunk = await reader.readexactly(size + 2)
+            if size == 0:
+                break
+            body += chunk[:-2]
+    else:
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+    close = headers.get("connection", "").lower() == "close" or parts[0] == "HTTP/1.0"
+    return Response(status, body, close)
+
+
+def version_of(body: bytes) -> str | None:
+    """The ``version`` field of a JSON object body, if any."""
+    if not body.startswith(b"{"):
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    version = data.get("version") if isinstance(data, dict) else None
+    return str(version) if version is not None else None
+
+
+def error_kind(err: BaseException) -> str:
+    """Name a failure the way an operator reads it."""
+    if isinstance(err, ConnectionRefusedError):
+        return "refused"
+    if isinstance(err, ConnectionResetError):
+        return "reset"
+    if isinstance(err, (EmptyReply, BrokenPipeError)):
+        return "empty_reply"
+    if isinstance(err, asyncio.IncompleteReadError):
+        return "truncated"
+    if isinstance(err, (asyncio.TimeoutError, TimeoutError)):
+        return "timeout"
+    if isinstance(err, ValueError):
+        return "bad_response"
+    if isinstance(err, OSError):
+        return f"oserror_{err.errno}"
+    return type(err).__name__
+
+
+class Load:
+    """Clients against one URL until a deadline or a stop request."""
+
+    def __init__(self, url: str, clients: int, mode: str, duration: float, timeout: float) -> None:
+        parts = urlsplit(url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"--url {url!r}: expected http://HOST:PORT/PATH")
+        self.host = parts.hostname
+        self.port = parts.port or 80
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        self.request_keepalive = f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
+        self.request_close = f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n".encode()
+        self.clients = clients
+        self.mode = mode
+        self.deadline = time.monotonic() + min(duration, MAX_DURATION)
+        self.timeout = timeout
+        self.stopping = asyncio.Event()
+        self.report = Report(mode=mode, clients=clients)
+
+    def running(self) -> bool:
+        return not self.stopping.is_set() and time.monotonic() < self.deadline
+
+    def _answered(self, response: Response) -> None:
+        self.report.answered[str(response.status)] += 1
+        version = version_of(response.body)
+        if version is not None:
+            self.report.versions[version] += 1
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.timeout)
+
+    async def fresh_client(self) -> None:
+        while self.running():
+            self.report.sent += 1
+            writer = None
+            try:
+                reader, writer = await self._open()
+                writer.write(self.request_close)
+                await writer.drain()
+                self._answered(await asyncio.wait_for(read_response(reader), self.timeout))
+            except Exception as err:  # noqa: BLE001 - every failure is counted by kind
+                self.report.failed[error_kind(err)] += 1
+            finally:
+                if writer is not None:
+                    writer.close()
+
+    async def keepalive_client(self) -> None:
+        reader: asyncio.StreamReader | None = None
+        writer: asyncio.StreamWriter | None = None
+        while self.running():
+            self.report.sent += 1
+            try:
+                if writer is None or reader is None:
+                    reader, writer = await self._open()
+                writer.write(self.request_keepalive)
+                await writer.drain()
+                response = await asyncio.wait_for(read_response(reader), self.timeout)
+                self._answered(response)
+                if response.close:
+                    writer.close()
+                    reader = writer = None
+            except Exception as err:  # noqa: BLE001 - every failure is counted by kind
+                self.report.failed[error_kind(err)] += 1
+                if writer is not None:
+                    writer.close()
+                reader = writer = None
+        if writer is not None:
+            writer.close()
+
+    async def run(self) -> Report:
+        client = self.fresh_client if self.mode == "fresh" else self.keepalive_client
+        tasks = [asyncio.create_task(client()) for _ in range(self.clients)]
+        stopper = asyncio.create_task(self.stopping.wait())
+        remaining = max(self.deadline - time.monotonic(), 0.0)
+        await asyncio.wait([stopper, *tasks], timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+        self.stopping.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        stopper.cancel()
+        self.report.seconds = time.monotonic() - self.report.started
+        return self.report
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default="http://127.0.0.1:8000/version", help="loopback URL to GET")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
+    parser.add_argument("--mode", choices=["fresh", "keepalive"], default="fresh",
+                        help="a new connection per request, or kept-alive connections")
+    parser.add_argument("--duration", type=float, default=30.0,
+                        help=f"seconds to run at most (default 30, capped at {MAX_DURATION:.0f})")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per connect or response")
+    parser.add_argument("--output", help="also write the JSON report to this file")
+    args = parser.parse_args(argv)
+    if args.clients < 1:
+        parser.error("--clients must be at least 1")
+    if args.duration <= 0 or args.timeout <= 0:
+        parser.error("--duration and --timeout must be positive")
+    return args
+
+
+async def _main(args: argparse.Namespace) -> Report:
+    load = Load(args.url, args.clients, args.mode, args.duration, args.timeout)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, load.stopping.set)
+    return await load.run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    report = asyncio.run(_main(args)).as_dict()
+    text = json.dumps(report, indent=2)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""The load generator counts answers, versions and each kind of failure."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import socket
+import sys
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+import pytest
+
+_spec = importlib.util.spec_from_file_location("loadgen", Path(__file__).resolve().parents[1] / "tools" / "loadgen.py")
+assert _spec and _spec.loader
+loadgen = importlib.util.module_from_spec(_spec)
+sys.modules["loadgen"] = loadgen  # dataclasses look their module up
+_spec.loader.exec_module(loadgen)
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def _answer(version: str, close: bool = False, chunked: bool = False) -> bytes:
+    body = json.dumps({"version": version}).encode()
+    head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+    if close:
+        head += "connection: close\r\n"
+    if chunked:
+        half = len(body) // 2
+        return (head + "transfer-encoding: chunked\r\n\r\n").encode() + b"%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (
+            half, body[:half], len(body) - half, body[half:])
+    return (head + f"content-length: {len(body)}\r\n\r\n").encode() + body
+
+
+async def _run(handler: Handler, mode: str, duration: float = 0.4, clients: int = 3) -> dict[str, Any]:
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        load = loadgen.Load(f"http://127.0.0.1:{port}/version", clients, mode, duration, timeout=2.0)
+        report = await load.run()
+    return report.as_dict()
+
+
+async def _serve_forever(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, version: str = "7") -> None:
+    try:
+        while True:
+            request = await reader.readuntil(b"\r\n\r\n")
+            close = b"connection: close" in request.lower()
+            writer.write(_answer(version, close=close))
+            await writer.drain()
+            if close:
+                break
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("mode", ["fresh", "keepalive"])
+def test_healthy_server_everything_answered_with_its_version(mode: str) -> None:
+    report = asyncio.run(_run(_serve_forever, mode))
+    assert report["sent"] > 10
+    assert report["failed_total"] == 0
+    assert report["answered"] == {"200": report["sent"]}
+    assert report["versions"] == {"7": report["sent"]}
+
+
+def test_keepalive_reuses_connections() -> None:
+    accepted = 0
+
+    async def counting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal accepted
+        accepted += 1
+        await _serve_forever(reader, writer)
+
+    report = asyncio.run(_run(counting, "keepalive", clients=2))
+    assert report["sent"] > 20 and accepted == 2
+
+
+def test_server_closing_idle_keepalive_connections_counts_empty_replies() -> None:
+    async def one_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(_answer("1"))  # keep-alive answer, then the server closes anyway
+        await writer.drain()
+        await reader.readuntil(b"\r\n\r\n")  # the next request arrives ...
+        writer.close()  # ... and is never answered
+
+    report = asyncio.run(_run(one_then_close, "keepalive", duration=0.3, clients=1))
+    assert report["failed"].get("empty_reply", 0) > 0
+    assert report["answered_total"] + report["failed_total"] == report["sent"]
+
+
+def test_connection_close_answer_is_not_a_failure_and_chunked_bodies_parse() -> None:
+    async def chunked_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(_answer("2", close=True, chunked=True))
+        await writer.drain()
+        writer.close()
+
+    report = asyncio.run(_run(chunked_close, "keepalive", clients=2))
+    assert report["failed_total"] == 0 and report["versions"] == {"2": report["sent"]}
+
+
+def test_refused_connections_are_counted() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nobody listens there
+    load = loadgen.Load(f"http://127.0.0.1:{port}/", 2, "fresh", 0.2, timeout=1.0)
+    report = asyncio.run(load.run()).as_dict()
+    assert report["sent"] > 0 and report["failed"] == {"refused": report["sent"]}
+
+
+def test_stop_request_ends_the_run_early() -> None:
+    async def scenario() -> dict[str, Any]:
+        server = await asyncio.start_server(_serve_forever, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            load = loadgen.Load(f"http://127.0.0.1:{port}/", 2, "fresh", 60.0, timeout=1.0)
+            asyncio.get_running_loop().call_later(0.2, load.stopping.set)
+            return (await load.run()).as_dict()
+
+    report = asyncio.run(scenario())
+    assert report["seconds"] < 2.0 and report["sent"] > 0
+
+
+@pytest.mark.parametrize(
+    ("err", "kind"),
+    [(ConnectionRefusedError(), "refused"), (ConnectionResetError(), "reset"), (loadgen.EmptyReply(), "empty_reply"),
+     (asyncio.IncompleteReadError(b"HTTP/1.1 2", 10), "truncated"), (asyncio.TimeoutError(), "timeout"),
+     (ValueError("x"), "bad_response")],
+)
+def test_error_kinds(err: BaseException, kind: str) -> None:
+    assert loadgen.error_kind(err) == kind
+
+
+def test_bad_arguments_are_refused() -> None:
+    with pytest.raises(SystemExit):
+        loadgen.parse_args(["--clients", "0"])
+    with pytest.raises(ValueError, match="expected http://HOST:PORT/PATH"):
+        loadgen.Load("https://127.0.0.1/", 1, "fresh", 1.0, 1.0)
+
+
+def test_version_of() -> None:
+    assert loadgen.version_of(b'{"version": "3.1", "pid": 1}') == "3.1"
+    assert loadgen.version_of(b"hello") is None and loadgen.version_of(b"{broken") is None
