@@ -36,10 +36,6 @@ build() {
     echo "build-images: $name: $tag is up to date"
     return 0
   fi
-  command -v debootstrap >/dev/null || {
-    echo "build-images: installing debootstrap"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
-  }
   root=$(mktemp -d /var/tmp/fasterapi-rootfs.XXXXXX)
   trap 'rm -rf "$root"' RETURN
   echo "build-images: $name: debootstrap $suite from $mirror"
@@ -65,6 +61,20 @@ build() {
 "$here/ensure-docker.sh"
 releases=("$@")
 [ ${#releases[@]} -gt 0 ] || releases=(debian12 debian13)
+# Installed once, before the builds run in parallel (apt takes one at a time).
+needs_build=0
+for r in "${releases[@]}"; do
+  tag="fasterapi-deploy/${r}-systemd:local"
+  var="FASTERAPI_IMAGE_$(echo "$r" | tr '[:lower:]' '[:upper:]')"
+  if [ -z "${!var:-}" ] && [ "$(docker image inspect -f '{{ index .Config.Labels "fasterapi.recipe" }}' "$tag" 2>/dev/null)" != "$recipe" ]; then
+    needs_build=1
+  fi
+done
+if [ "$needs_build" = 1 ] && ! command -v debootstrap >/dev/null; then
+  echo "build-images: installing debootstrap"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+fi
 pids=()
 for r in "${releases[@]}"; do
   build "$r" & pids+=($!)
