@@ -5,7 +5,7 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: venv collection-link lint unit images molecule galaxy test demo perf build clean
+.PHONY: venv collection-link lint unit images molecule galaxy test demo perf drain-compare build clean
 
 venv: $(BIN)/molecule
 $(BIN)/molecule: requirements-dev.txt
@@ -42,6 +42,9 @@ demo: venv collection-link
 
 perf: venv collection-link
 	tests/harness/throughput.sh
+
+drain-compare: venv collection-link
+	tests/harness/drain-compare.sh
 
 build: venv
 	ansible-galaxy collection build --force --output-path build .

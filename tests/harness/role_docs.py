@@ -33,28 +33,34 @@ def _default(option: dict[str, Any]) -> str:
     return f"`{shown}`" if shown else "`\"\"`"
 
 
-def render(role: str) -> str:
-    specs = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text(encoding="utf-8"))
-    main = specs["argument_specs"]["main"]
-    lines = [
-        f"# Role `fasterapi.deploy.{role}`",
-        "",
-        "<!-- Generated from roles/%s/meta/argument_specs.yml by tests/harness/role_docs.py; do not edit. -->" % role,
-        "",
-        _cell(main.get("short_description", "")),
-        "",
-    ]
-    for paragraph in main.get("description", []):
-        lines += [_cell(paragraph), ""]
-    lines += ["| Variable | Type | Default | Description |", "| --- | --- | --- | --- |"]
-    for name, option in main["options"].items():
+def _table(options: dict[str, Any]) -> list[str]:
+    lines = ["| Variable | Type | Default | Description |", "| --- | --- | --- | --- |"]
+    for name, option in options.items():
         kind = option.get("type", "str")
         if kind == "list" and "elements" in option:
             kind = f"list of {option['elements']}"
         if "choices" in option:
             kind += " (" + ", ".join(str(c) for c in option["choices"]) + ")"
         lines.append(f"| `{name}` | {kind} | {_cell(_default(option))} | {_cell(option.get('description', ''))} |")
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def render(role: str) -> str:
+    specs = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text(encoding="utf-8"))
+    lines = [
+        f"# Role `fasterapi.deploy.{role}`",
+        "",
+        "<!-- Generated from roles/%s/meta/argument_specs.yml by tests/harness/role_docs.py; do not edit. -->" % role,
+        "",
+    ]
+    for entry, spec in specs["argument_specs"].items():
+        if entry != "main":
+            lines += [f"## Entry point `{entry}` (`tasks_from: {entry}`)", ""]
+        lines += [_cell(spec.get("short_description", "")), ""]
+        for paragraph in spec.get("description", []):
+            lines += [_cell(paragraph), ""]
+        lines += _table(spec.get("options", {})) + [""]
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

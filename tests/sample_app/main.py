@@ -7,8 +7,9 @@ Paths:
   /         a greeting
 
 The lifespan handler opens per-worker state after the fork (the safe place
-with preload_app = True). SAMPLE_APP_FAIL_STARTUP=1 makes startup fail, to
-exercise failed deploys.
+with preload_app = True). SAMPLE_APP_FAIL_STARTUP=1 in the environment, or a
+file FAIL_STARTUP next to this one, makes startup fail, to exercise failed
+deploys.
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ async def _lifespan(receive: Receive, send: Send, state: dict[str, Any]) -> None
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            if os.environ.get("SAMPLE_APP_FAIL_STARTUP") == "1":
+            if os.environ.get("SAMPLE_APP_FAIL_STARTUP") == "1" or Path(__file__).with_name("FAIL_STARTUP").exists():
                 await send({"type": "lifespan.startup.failed",
-                            "message": "sample app: startup failed on purpose (SAMPLE_APP_FAIL_STARTUP=1)"})
+                            "message": f"sample app {VERSION}: startup failed on purpose (SAMPLE_APP_FAIL_STARTUP)"})
                 return
             state["worker"] = WorkerState()
             await send({"type": "lifespan.startup.complete"})

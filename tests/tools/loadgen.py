@@ -132,7 +132,8 @@ def error_kind(err: BaseException) -> str:
 class Load:
     """Clients against one URL until a deadline or a stop request."""
 
-    def __init__(self, url: str, clients: int, mode: str, duration: float, timeout: float) -> None:
+    def __init__(self, url: str, clients: int, mode: str, duration: float, timeout: float,
+                 interval: float = 0.0) -> None:
         parts = urlsplit(url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"--url {url!r}: expected http://HOST:PORT/PATH")
@@ -147,11 +148,17 @@ class Load:
         self.mode = mode
         self.deadline = time.monotonic() + min(duration, MAX_DURATION)
         self.timeout = timeout
+        self.interval = interval
         self.stopping = asyncio.Event()
         self.report = Report(mode=mode, clients=clients)
 
     def running(self) -> bool:
         return not self.stopping.is_set() and time.monotonic() < self.deadline
+
+    async def pace(self) -> None:
+        """Pause between a client's requests (--interval), to bound the load."""
+        if self.interval > 0:
+            await asyncio.sleep(self.interval)
 
     def _answered(self, response: Response) -> None:
         self.report.answered[str(response.status)] += 1
@@ -176,6 +183,7 @@ class Load:
             finally:
                 if writer is not None:
                     writer.close()
+            await self.pace()
 
     async def keepalive_client(self) -> None:
         reader: asyncio.StreamReader | None = None
@@ -197,6 +205,7 @@ class Load:
                 if writer is not None:
                     writer.close()
                 reader = writer = None
+            await self.pace()
         if writer is not None:
             writer.close()
 
@@ -222,17 +231,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=30.0,
                         help=f"seconds to run at most (default 30, capped at {MAX_DURATION:.0f})")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per connect or response")
+    parser.add_argument("--interval", type=float, default=0.0,
+                        help="seconds each client pauses between requests (default 0: as fast as it can)")
     parser.add_argument("--output", help="also write the JSON report to this file")
     args = parser.parse_args(argv)
     if args.clients < 1:
         parser.error("--clients must be at least 1")
-    if args.duration <= 0 or args.timeout <= 0:
-        parser.error("--duration and --timeout must be positive")
+    if args.duration <= 0 or args.timeout <= 0 or args.interval < 0:
+        parser.error("--duration and --timeout must be positive, --interval not negative")
     return args
 
 
 async def _main(args: argparse.Namespace) -> Report:
-    load = Load(args.url, args.clients, args.mode, args.duration, args.timeout)
+    load = Load(args.url, args.clients, args.mode, args.duration, args.timeout, args.interval)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, load.stopping.set)

@@ -144,3 +144,15 @@ def test_bad_arguments_are_refused() -> None:
 def test_version_of() -> None:
     assert loadgen.version_of(b'{"version": "3.1", "pid": 1}') == "3.1"
     assert loadgen.version_of(b"hello") is None and loadgen.version_of(b"{broken") is None
+
+
+def test_interval_bounds_the_rate() -> None:
+    async def scenario() -> dict[str, Any]:
+        server = await asyncio.start_server(_serve_forever, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            load = loadgen.Load(f"http://127.0.0.1:{port}/", 2, "keepalive", 0.5, timeout=1.0, interval=0.05)
+            return (await load.run()).as_dict()
+
+    report = asyncio.run(scenario())
+    assert 4 <= report["sent"] <= 24 and report["failed_total"] == 0

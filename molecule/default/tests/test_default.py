@@ -50,7 +50,7 @@ def expected_workers(host: Any, app: str) -> int:
 def rendered_config(host: Any, app: str) -> dict[str, Any]:
     code = (
         "import json, runpy; c = runpy.run_path('/etc/%s/gunicorn.conf.py'); "
-        "print(json.dumps({k: v for k, v in c.items() if not k.startswith('__')}))" % app
+        "print(json.dumps({k: v for k, v in c.items() if not k.startswith('__') and not callable(v)}))" % app
     )
     return json.loads(host.check_output("python3 -c %s", code))
 
@@ -128,7 +128,7 @@ def test_venv_holds_pinned_packages_with_uvloop_and_httptools(host: Any, app: st
 def test_rendered_config_of_the_defaults(host: Any) -> None:
     conf = rendered_config(host, "fasterapi")
     assert conf["workers"] == expected_workers(host, "fasterapi")
-    assert conf["worker_class"] == "uvicorn_worker.UvicornWorker"
+    assert conf["worker_class"] == "fasterapi_deploy_worker.DrainingUvicornWorker"
     assert conf["bind"] == ["127.0.0.1:8000"]
     assert conf["wsgi_app"] == "main:app" and conf["chdir"] == "/opt/fasterapi/app"
     assert (conf["backlog"], conf["worker_connections"]) == (2048, 1000)
@@ -139,6 +139,7 @@ def test_rendered_config_of_the_defaults(host: Any) -> None:
     assert conf["proc_name"] == "fasterapi" and conf["preload_app"] is True
     assert conf["pidfile"] == "/run/fasterapi/gunicorn.pid"
     assert conf["control_socket"] == "/run/fasterapi/gunicorn.ctl" and conf["control_socket_mode"] == 0o600
+    assert "def on_exit(server):" in host.file("/etc/fasterapi/gunicorn.conf.py").content_string
     assert "Ansible managed" in host.file("/etc/fasterapi/gunicorn.conf.py").content_string
 
 
@@ -159,7 +160,7 @@ def test_unit_properties(host: Any, app: str) -> None:
     assert props["Restart"] == "on-failure" and props["RestartUSec"] == "5s"
     assert (props["User"], props["Group"]) == (app, app)
     assert props["WorkingDirectory"] == f"/opt/{app}/app"
-    assert props["RuntimeDirectory"] == app
+    assert props["RuntimeDirectory"] == f"{app} {app}/ready"
     assert (props["ActiveState"], props["SubState"], props["UnitFileState"]) == ("active", "running", "enabled")
     assert f"/opt/{app}/venv/bin/gunicorn" in props["ExecStart"]
     assert props["NRestarts"] == "0" and props["Result"] == "success"
@@ -246,5 +247,5 @@ def test_an_app_that_never_answers_fails_the_role_with_its_journal(host: Any) ->
     assert result["broken"].get("failed") is True
     assert "broken did not answer /health with 200 within 8 s" in msg
     # The app's own words, from the unit's journal.
-    assert "startup failed on purpose (SAMPLE_APP_FAIL_STARTUP=1)" in msg
+    assert "startup failed on purpose (SAMPLE_APP_FAIL_STARTUP)" in msg
     assert "Application startup failed" in msg

@@ -1,0 +1,101 @@
+"""Helpers of roles/gunicorn/files/fasterapi_handover.py, on real processes and sockets."""
+
+from __future__ import annotations
+
+import http.server
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+_path = Path(__file__).resolve().parents[2] / "roles" / "gunicorn" / "files" / "fasterapi_handover.py"
+_spec = importlib.util.spec_from_file_location("fasterapi_handover", _path)
+assert _spec and _spec.loader
+handover = importlib.util.module_from_spec(_spec)
+sys.modules["fasterapi_handover"] = handover
+_spec.loader.exec_module(handover)
+
+
+def test_parent_and_children_of_a_real_process() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert handover.parent_of(child.pid) == os.getpid()
+        assert child.pid in handover.children_of(os.getpid())
+    finally:
+        child.kill()
+        child.wait()
+    assert handover.parent_of(child.pid) is None
+
+
+def test_a_zombie_counts_as_gone() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    assert handover.wait_gone(child.pid, 5.0)  # exited, not yet reaped: a zombie
+    child.wait()
+
+
+def test_read_pid(tmp_path: Path) -> None:
+    (tmp_path / "ok").write_text("1234\n")
+    (tmp_path / "bad").write_text("x\n")
+    assert handover.read_pid(str(tmp_path / "ok")) == 1234
+    assert handover.read_pid(str(tmp_path / "bad")) is None
+    assert handover.read_pid(str(tmp_path / "missing")) is None
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.send_response(200 if self.path == "/health" else 503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def tcp_server() -> Iterator[int]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def test_healthy_over_tcp(tcp_server: int) -> None:
+    assert handover.healthy(f"http://127.0.0.1:{tcp_server}/health", {200}) == (True, "HTTP 200")
+    assert handover.healthy(f"http://127.0.0.1:{tcp_server}/other", {200}) == (False, "HTTP 503")
+    ok, said = handover.healthy("http://127.0.0.1:1/health", {200}, timeout=1.0)
+    assert not ok and said
+
+
+def test_healthy_over_a_unix_socket(tmp_path: Path) -> None:
+    path = str(tmp_path / "app.sock")
+
+    class UnixServer(http.server.ThreadingHTTPServer):
+        address_family = socket.AF_UNIX
+
+        def server_bind(self) -> None:
+            self.socket.bind(self.server_address)
+
+        def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+            conn, _ = self.socket.accept()
+            return conn, ("local", 0)
+
+    server = UnixServer(path, _Handler)  # type: ignore[arg-type]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert handover.healthy("http://localhost/health", {200}, unix_socket=path) == (True, "HTTP 200")
+    finally:
+        server.shutdown()
+
+
+def test_not_running_unit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(handover, "systemd_show", lambda unit: {"ActiveState": "inactive", "MainPID": "0"})
+    args = handover.parse_args(["--unit", "x.service", "--pidfile", "/nonexistent", "--workers", "1",
+                                "--health-url", "http://127.0.0.1:1/"])
+    with pytest.raises(handover.HandoverError, match="is not running"):
+        handover.handover(args)
