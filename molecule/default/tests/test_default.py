@@ -154,7 +154,7 @@ def test_rendered_config_of_the_second_app(host: Any) -> None:
 def test_unit_properties(host: Any, app: str) -> None:
     props = show(host, app, "Type", "KillMode", "TimeoutStopUSec", "Restart", "RestartUSec", "User", "Group",
                  "WorkingDirectory", "RuntimeDirectory", "ActiveState", "SubState", "UnitFileState",
-                 "ExecStart", "NRestarts", "Result")
+                 "ExecStart", "NRestarts", "Result", "ExecReload", "PIDFile", "DropInPaths")
     assert props["Type"] == "notify" and props["KillMode"] == "mixed"
     assert props["TimeoutStopUSec"] == "45s"  # graceful_timeout 30 + 15
     assert props["Restart"] == "on-failure" and props["RestartUSec"] == "5s"
@@ -164,6 +164,9 @@ def test_unit_properties(host: Any, app: str) -> None:
     assert (props["ActiveState"], props["SubState"], props["UnitFileState"]) == ("active", "running", "enabled")
     assert f"/opt/{app}/venv/bin/gunicorn" in props["ExecStart"]
     assert props["NRestarts"] == "0" and props["Result"] == "success"
+    assert props["PIDFile"] == f"/run/{app}/gunicorn.pid"
+    assert f"/etc/systemd/system/{app}.service.d/reload.conf" in props["DropInPaths"]
+    assert "-m fasterapi_handover" in props["ExecReload"] and "--systemd-reload" in props["ExecReload"]
 
 
 @pytest.mark.parametrize("app", APPS)
