@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
+from _load import load_module
 from uvicorn.config import Config
 
-_path = Path(__file__).resolve().parents[2] / "roles" / "gunicorn" / "files" / "fasterapi_deploy_worker.py"
-_spec = importlib.util.spec_from_file_location("fasterapi_deploy_worker", _path)
-assert _spec and _spec.loader
-worker = importlib.util.module_from_spec(_spec)
-sys.modules["fasterapi_deploy_worker"] = worker
-_spec.loader.exec_module(worker)
+worker = load_module("roles/gunicorn/files/fasterapi_deploy_worker.py", "fasterapi_deploy_worker")
 
 
 @pytest.mark.parametrize(("value", "expected"), [(None, 0.3), ("0", 0.0), ("1.5", 1.5), ("99", 10.0), ("-1", 0.0), ("x", 0.3)])

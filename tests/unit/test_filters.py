@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
-from pathlib import Path
 
 import pytest
+from _load import load_module
 from ansible.errors import AnsibleFilterError
 
-_spec = importlib.util.spec_from_file_location(
-    "gunicorn_filters", Path(__file__).resolve().parents[2] / "plugins" / "filter" / "gunicorn.py"
-)
-assert _spec and _spec.loader
-filters = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(filters)
+filters = load_module("plugins/filter/gunicorn.py", "gunicorn_filters")
 
 
 @pytest.mark.parametrize(

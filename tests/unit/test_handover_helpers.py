@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.server
-import importlib.util
 import os
 import socket
 import subprocess
@@ -13,13 +12,9 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from _load import load_module
 
-_path = Path(__file__).resolve().parents[2] / "roles" / "gunicorn" / "files" / "fasterapi_handover.py"
-_spec = importlib.util.spec_from_file_location("fasterapi_handover", _path)
-assert _spec and _spec.loader
-handover = importlib.util.module_from_spec(_spec)
-sys.modules["fasterapi_handover"] = handover
-_spec.loader.exec_module(handover)
+handover = load_module("roles/gunicorn/files/fasterapi_handover.py", "fasterapi_handover")
 
 
 def test_parent_and_children_of_a_real_process() -> None:

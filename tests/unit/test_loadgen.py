@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import socket
-import sys
-from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 import pytest
+from _load import load_module
 
-_spec = importlib.util.spec_from_file_location("loadgen", Path(__file__).resolve().parents[1] / "tools" / "loadgen.py")
-assert _spec and _spec.loader
-loadgen = importlib.util.module_from_spec(_spec)
-sys.modules["loadgen"] = loadgen  # dataclasses look their module up
-_spec.loader.exec_module(loadgen)
+loadgen = load_module("tests/tools/loadgen.py", "loadgen")
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

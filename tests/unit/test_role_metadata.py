@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from _load import load_module
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = sorted(p.parent.parent.name for p in ROOT.glob("roles/*/meta/argument_specs.yml"))
 
-_spec = importlib.util.spec_from_file_location("role_docs", ROOT / "tests" / "harness" / "role_docs.py")
-assert _spec and _spec.loader
-role_docs = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(role_docs)
+role_docs = load_module("tests/harness/role_docs.py", "role_docs")
 
 
 def _load(path: Path) -> dict:

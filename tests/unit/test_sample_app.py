@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
+from _load import load_module
 
-_spec = importlib.util.spec_from_file_location("sample_main", Path(__file__).resolve().parents[1] / "sample_app" / "main.py")
-assert _spec and _spec.loader
-sample = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sample)
+sample = load_module("tests/sample_app/main.py", "sample_main")
 
 
 async def _call(scope: dict[str, Any], inbox: list[dict[str, Any]]) -> list[dict[str, Any]]:
