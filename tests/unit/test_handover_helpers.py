@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -94,3 +95,29 @@ def test_not_running_unit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
                                 "--health-url", "http://127.0.0.1:1/"])
     with pytest.raises(handover.HandoverError, match="is not running"):
         handover.handover(args)
+
+
+def test_a_new_generation_that_never_gets_ready_is_given_up_cleanly(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The "old master": a process that ignores USR2, as if its new master died at once.
+    old = subprocess.Popen([sys.executable, "-c",
+                            "import signal, time; signal.signal(signal.SIGUSR2, signal.SIG_IGN); time.sleep(30)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    try:
+        time_limit = 0.5
+        pidfile = tmp_path / "gunicorn.pid"
+        pidfile.write_text(f"{old.pid}\n")
+        (tmp_path / "gunicorn.pid.2").write_text(f"{dead.pid}\n")  # stale, as gunicorn leaves it
+        monkeypatch.setattr(handover, "systemd_show", lambda unit: {"ActiveState": "active", "MainPID": str(old.pid)})
+        monkeypatch.setattr(handover, "healthy", lambda *a, **k: (True, "HTTP 200"))
+        time.sleep(0.2)  # let the child install its USR2 handler
+        args = handover.parse_args(["--unit", "x.service", "--pidfile", str(pidfile), "--workers", "1",
+                                    "--health-url", "http://127.0.0.1:1/", "--timeout", str(time_limit)])
+        with pytest.raises(handover.HandoverError, match="did not become ready"):
+            handover.handover(args)
+        assert not (tmp_path / "gunicorn.pid.2").exists()
+        assert handover.parent_of(old.pid) == os.getpid()  # the old master was left alone
+    finally:
+        old.kill()
+        old.wait()

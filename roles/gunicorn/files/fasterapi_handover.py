@@ -182,13 +182,10 @@ def handover(args: argparse.Namespace) -> dict[str, Any]:
                         break
             time.sleep(0.05)
     except HandoverError:
-        if new is not None:
-            stop_new_master(new, old, args.graceful_timeout)
-        else:
-            candidate = read_pid(pidfile2)
-            if candidate and parent_of(candidate) == old:
-                stop_new_master(candidate, old, args.graceful_timeout)
-        if read_pid(pidfile2) is not None and parent_of(read_pid(pidfile2) or 0) != old:
+        # stop_new_master touches only a live child of the old master.
+        stop_new_master(new or read_pid(pidfile2) or 0, old, args.graceful_timeout)
+        stale = read_pid(pidfile2)
+        if stale is not None and parent_of(stale) != old:
             try:
                 os.unlink(pidfile2)  # gunicorn leaves it behind when the new master dies
             except OSError:
