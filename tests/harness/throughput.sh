@@ -27,12 +27,13 @@ if [ ! -x /opt/plain-venv/bin/gunicorn ]; then
     --cache-dir /var/cache/fasterapi-pip gunicorn uvicorn
 fi
 plain=$(/opt/plain-venv/bin/pip list --format freeze | grep -iE '^(gunicorn|uvicorn|uvloop|httptools)==' | tr '\n' ' ')
-role=$(/opt/fasterapi/venv/bin/pip list --format freeze | grep -iE '^(gunicorn|uvicorn|uvloop|httptools)==' | tr '\n' ' ')
+# The role's venv is built by uv, which seeds no pip: ask the interpreter.
+role=$(/opt/fasterapi/current/venv/bin/python -c 'import importlib.metadata as m; print(*sorted(d.metadata["Name"] + "==" + d.version for d in m.distributions() if d.metadata["Name"].lower() in ("gunicorn", "uvicorn", "uvloop", "httptools")))')
 workers=$(python3 -c "import runpy; print(runpy.run_path('/etc/fasterapi/gunicorn.conf.py')['workers'])")
 systemctl stop plain-bench.service 2>/dev/null || true
 systemctl reset-failed plain-bench.service 2>/dev/null || true
 systemd-run --quiet --unit plain-bench --property User=fasterapi --property Group=fasterapi \
-  --property RuntimeDirectory=plain-bench --working-directory /opt/fasterapi/app \
+  --property RuntimeDirectory=plain-bench --working-directory /opt/fasterapi/current/app \
   /opt/plain-venv/bin/gunicorn --config /etc/fasterapi/gunicorn.conf.py --bind 127.0.0.1:8100 \
   --worker-class uvicorn.workers.UvicornWorker --pid /run/plain-bench/gunicorn.pid --no-control-socket
 for _ in $(seq 1 100); do

@@ -2,7 +2,8 @@
 
 Paths:
   /health   200 "ok" once this worker's lifespan startup has run
-  /version  JSON: app version (file VERSION), worker pid and parent pid
+  /version  JSON: app version (file VERSION), worker pid and parent pid, and
+            the directory, venv and file it runs from
   /slow     sleeps ?seconds=N (default 1, at most 60), then answers
   /         a greeting
 
@@ -15,8 +16,10 @@ deploys.
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -26,8 +29,18 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
-VERSION = (Path(__file__).with_name("VERSION").read_text(encoding="utf-8").strip()
-           if Path(__file__).with_name("VERSION").exists() else "0")
+def _version() -> str:
+    """The VERSION file next to this module, else the installed wheel's version (package deploys)."""
+    path = Path(__file__).with_name("VERSION")
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    try:
+        return importlib.metadata.version("fasterapi-sample-app")
+    except importlib.metadata.PackageNotFoundError:
+        return "0"
+
+
+VERSION = _version()
 IMPORTED_IN_PID = os.getpid()
 
 
@@ -84,7 +97,10 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     elif path == "/version":
         body = json.dumps({"version": VERSION, "pid": os.getpid(), "ppid": os.getppid(),
                            "imported_in_pid": IMPORTED_IN_PID,
-                           "lifespan": worker is not None}).encode()
+                           "lifespan": worker is not None,
+                           # Where this process really runs from (symlinks resolved).
+                           "cwd": os.getcwd(), "prefix": os.path.realpath(sys.prefix),
+                           "module": os.path.realpath(__file__)}).encode()
         await _respond(send, 200, body, b"application/json")
     elif path == "/slow":
         query = parse_qs(scope.get("query_string", b"").decode())

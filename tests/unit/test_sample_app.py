@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
-from _load import load_module
+from _load import ROOT, load_module
 
 sample = load_module("tests/sample_app/main.py", "sample_main")
 
@@ -59,3 +60,14 @@ def test_slow_and_not_found() -> None:
     assert _get("/slow", b"seconds=0.01") == (200, b"slept 0.01\n")
     assert _get("/slow", b"seconds=x")[0] == 400
     assert _get("/nope")[0] == 404
+
+
+def test_version_comes_from_the_installed_wheel_without_a_version_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A package deploy installs main.py into site-packages, with no VERSION file beside it.
+    (tmp_path / "main.py").write_text((ROOT / "tests" / "sample_app" / "main.py").read_text())
+    dist = tmp_path / "fasterapi_sample_app-4.5.6.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fasterapi-sample-app\nVersion: 4.5.6\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = load_module(str(tmp_path / "main.py"), "sample_from_wheel")
+    assert module.VERSION == "4.5.6"

@@ -71,8 +71,11 @@ def test_system_user_has_no_shell_and_no_writable_home(host: Any, app: str) -> N
     ("path", "owner", "group", "mode"),
     [
         ("/opt/{app}", "root", "{app}", 0o750),
-        ("/opt/{app}/app", "root", "root", 0o755),
-        ("/opt/{app}/venv", "root", "root", 0o755),
+        ("/opt/{app}/releases", "root", "root", 0o755),
+        ("/opt/{app}/current/app", "root", "root", 0o755),
+        ("/opt/{app}/current/app/main.py", "root", "root", 0o644),
+        ("/opt/{app}/current/venv", "root", "root", 0o755),
+        ("/opt/{app}/current/release.json", "root", "root", 0o644),
         ("/etc/{app}", "root", "{app}", 0o750),
         ("/etc/{app}/gunicorn.conf.py", "root", "{app}", 0o640),
         ("/var/lib/{app}", "{app}", "{app}", 0o750),
@@ -87,8 +90,9 @@ def test_owners_and_modes(host: Any, app: str, path: str, owner: str, group: str
 
 @pytest.mark.parametrize("app", APPS)
 def test_app_user_cannot_write_code_venv_or_config(host: Any, app: str) -> None:
-    for path in (f"/opt/{app}/app", f"/opt/{app}/app/main.py", f"/opt/{app}/venv/bin",
-                 f"/opt/{app}/venv/lib", f"/etc/{app}/gunicorn.conf.py"):
+    for path in (f"/opt/{app}/current", f"/opt/{app}/releases", f"/opt/{app}/current/app",
+                 f"/opt/{app}/current/app/main.py", f"/opt/{app}/current/venv/bin",
+                 f"/opt/{app}/current/venv/lib", f"/etc/{app}/gunicorn.conf.py"):
         assert host.run("runuser -u %s -- test -w %s", app, path).rc != 0, path
     assert host.run("runuser -u %s -- test -w /var/lib/%s", app, app).rc == 0
 
@@ -115,14 +119,16 @@ def test_two_apps_changed_in_one_play_both_restart_with_their_own_change(host: A
 
 @pytest.mark.parametrize("app", APPS)
 def test_venv_holds_pinned_packages_with_uvloop_and_httptools(host: Any, app: str) -> None:
-    listing = json.loads(host.check_output("/opt/%s/venv/bin/pip list --format json", app))
-    versions = {p["name"].lower(): p["version"] for p in listing}
+    listing = host.check_output(
+        "/opt/%s/current/venv/bin/python -c 'import importlib.metadata as m; "
+        "[print(d.metadata[\"Name\"], d.version) for d in m.distributions()]'", app)
+    versions = dict(line.lower().split() for line in listing.splitlines())
     assert versions["gunicorn"] == "27.0.1"
     assert versions["uvicorn"] == "0.54.0"
     assert versions["uvicorn-worker"] == "0.4.0"
     assert "uvloop" in versions and "httptools" in versions
     # Importable by the interpreter that runs the app.
-    host.check_output("/opt/%s/venv/bin/python -c 'import uvloop, httptools, uvicorn_worker'", app)
+    host.check_output("/opt/%s/current/venv/bin/python -c 'import uvloop, httptools, uvicorn_worker'", app)
 
 
 def test_rendered_config_of_the_defaults(host: Any) -> None:
@@ -130,7 +136,7 @@ def test_rendered_config_of_the_defaults(host: Any) -> None:
     assert conf["workers"] == expected_workers(host, "fasterapi")
     assert conf["worker_class"] == "fasterapi_deploy_worker.DrainingUvicornWorker"
     assert conf["bind"] == ["127.0.0.1:8000"]
-    assert conf["wsgi_app"] == "main:app" and conf["chdir"] == "/opt/fasterapi/app"
+    assert conf["wsgi_app"] == "main:app" and conf["chdir"] == "/opt/fasterapi/current/app"
     assert (conf["backlog"], conf["worker_connections"]) == (2048, 1000)
     assert (conf["max_requests"], conf["max_requests_jitter"]) == (10000, 1000)
     assert (conf["timeout"], conf["graceful_timeout"], conf["keepalive"]) == (30, 30, 5)
@@ -159,10 +165,11 @@ def test_unit_properties(host: Any, app: str) -> None:
     assert props["TimeoutStopUSec"] == "45s"  # graceful_timeout 30 + 15
     assert props["Restart"] == "on-failure" and props["RestartUSec"] == "5s"
     assert (props["User"], props["Group"]) == (app, app)
-    assert props["WorkingDirectory"] == f"/opt/{app}/app"
+    assert props["WorkingDirectory"] == f"/opt/{app}/current/app"
     assert props["RuntimeDirectory"] == f"{app} {app}/ready"
     assert (props["ActiveState"], props["SubState"], props["UnitFileState"]) == ("active", "running", "enabled")
-    assert f"/opt/{app}/venv/bin/gunicorn" in props["ExecStart"]
+    # The venv's python through `current`, so a re-exec (USR2) runs the release current points to.
+    assert f"argv[]=/opt/{app}/current/venv/bin/python /opt/{app}/current/venv/bin/gunicorn" in props["ExecStart"]
     assert props["NRestarts"] == "0" and props["Result"] == "success"
     assert props["PIDFile"] == f"/run/{app}/gunicorn.pid"
     assert f"/etc/systemd/system/{app}.service.d/reload.conf" in props["DropInPaths"]
@@ -174,7 +181,7 @@ def test_one_master_and_its_workers_run_as_the_app_user(host: Any, app: str) -> 
     main_pid = int(show(host, app, "MainPID")["MainPID"])
     assert main_pid > 0
     master = host.check_output("ps -o user:32=,args= -p %s", str(main_pid)).split(None, 1)
-    assert master[0] == app and f"/opt/{app}/venv/bin/gunicorn" in master[1]
+    assert master[0] == app and f"/opt/{app}/current/venv/bin/gunicorn" in master[1]
     workers = [line.split() for line in host.check_output("ps -o user:32=,pid= --ppid %s", str(main_pid)).splitlines()]
     assert len(workers) == expected_workers(host, app)
     assert {user for user, _ in workers} == {app}
@@ -202,7 +209,7 @@ def test_app_answers_from_its_workers(host: Any, app: str) -> None:
         assert health == {"status": 200, "body": "ok\n"}
         version = json.loads(http_get(host, "/version", port, s)["body"])
         assert version["ppid"] == main_pid and version["lifespan"] is True
-        assert version["version"] == host.file(f"/opt/{app}/app/VERSION").content_string.strip()
+        assert version["version"] == host.file(f"/opt/{app}/current/app/VERSION").content_string.strip()
 
 
 def test_preload_imports_in_the_master_only_when_on(host: Any) -> None:
@@ -226,7 +233,7 @@ def test_journal_shows_gunicorn_and_uvicorn_lines(host: Any, app: str) -> None:
 def test_control_socket_is_private_and_answers(host: Any) -> None:
     ctl = host.file("/run/fasterapi/gunicorn.ctl")
     assert ctl.is_socket and ctl.user == "fasterapi" and ctl.mode == 0o600
-    out = host.run("runuser -u fasterapi -- /opt/fasterapi/venv/bin/gunicornc -s /run/fasterapi/gunicorn.ctl -j -c 'show workers'")
+    out = host.run("runuser -u fasterapi -- /opt/fasterapi/current/venv/bin/gunicornc -s /run/fasterapi/gunicorn.ctl -j -c 'show workers'")
     assert out.rc == 0, out.stderr
     assert not host.file("/run/second/gunicorn.ctl").exists
 

@@ -81,6 +81,9 @@ def test_broken_versions_drop_no_request_and_the_old_version_serves(broken: dict
     for outcome in broken["failures"].values():
         assert outcome["answer"]["version"] == "1.0.7"
     assert broken["master_before"] == broken["master_after"] and broken["active_after"] == "active"
+    # The broken startup went live and failed: current was switched back.
+    assert broken["current_before"] == broken["current_after"]
+    assert broken["current_after"].startswith("releases/")
 
 
 def test_broken_versions_leave_no_process_or_pid_file_behind(host: Any, broken: dict[str, Any]) -> None:
