@@ -87,10 +87,14 @@ def test_broken_versions_drop_no_request_and_the_old_version_serves(broken: dict
 
 
 def test_broken_versions_leave_no_process_or_pid_file_behind(host: Any, broken: dict[str, Any]) -> None:
-    master = int(broken["master_after"])
-    workers = 3  # gunicorn_workers in molecule.yml
-    assert len(broken["processes"]) == 1 + workers
-    assert str(master) in broken["processes"]
+    master = broken["master_after"]
+    processes = dict(p.split(":") for p in broken["processes"])  # pid -> ppid
+    # One master (the unit's main PID), and every other gunicorn process is
+    # its worker: no master or worker of the failed generations is left. (The
+    # worker count itself moves while max_requests recycles workers under load.)
+    assert master in processes
+    assert {pid for pid, ppid in processes.items() if ppid != master} == {master}
+    assert 1 <= len(processes) - 1 <= 3 + 1  # gunicorn_workers 3 in molecule.yml, one being replaced
     assert "gunicorn.pid.2" not in broken["runtime_dir"]
     assert "gunicorn.pid" in broken["runtime_dir"]
 
