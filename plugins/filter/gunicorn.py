@@ -19,8 +19,10 @@ name: gunicorn_bind
 short_description: parse a gunicorn bind address
 description:
   - Splits C(HOST:PORT), C([IPV6]:PORT), C(unix:PATH) or C(fd://N) into a dict with
-    C(kind) (tcp, unix or fd), C(host), C(port), C(path), C(fd) and C(probe_host),
-    the loopback address to probe when the host is a wildcard.
+    C(kind) (tcp, unix or fd), C(host), C(port), C(path), C(fd), C(probe_host)
+    (the loopback address to probe when the host is a wildcard), C(loopback) (only
+    this host can connect), C(privileged) (a TCP port below 1024) and C(listen)
+    (the address as systemd's C(ListenStream=) takes it, or null for a host name).
   - Fails with a message naming the bad value and what is expected.
 """
 
@@ -43,14 +45,15 @@ def gunicorn_bind(value: Any) -> dict[str, Any]:
         raise AnsibleFilterError(f"bind address {value!r} is not a non-empty string; {_EXPECTED}")
     text = value.strip()
     result: dict[str, Any] = {"kind": "tcp", "host": None, "port": None, "path": None, "fd": None,
-                              "probe_host": None, "address": text}
+                              "probe_host": None, "address": text, "loopback": False, "privileged": False,
+                              "listen": None}
     if text.startswith("unix:"):
         path = text[len("unix:"):]
         if not path.startswith("/") or "\x00" in path or path.endswith("/"):
             raise AnsibleFilterError(f"bind address {value!r}: a unix socket needs an absolute file path; {_EXPECTED}")
         if len(path.encode()) > 107:
             raise AnsibleFilterError(f"bind address {value!r}: unix socket path longer than 107 bytes")
-        result.update(kind="unix", path=path)
+        result.update(kind="unix", path=path, loopback=True, listen=path)
         return result
     if text.startswith("fd://"):
         fd = text[len("fd://"):]
@@ -67,8 +70,10 @@ def gunicorn_bind(value: Any) -> dict[str, Any]:
         except ValueError:
             raise AnsibleFilterError(f"bind address {value!r}: {host!r} is not an IPv6 address") from None
         port = _port(rest[1:], text)
-        probe = "::1" if ipaddress.IPv6Address(host).is_unspecified else host
-        result.update(host=host, port=port, probe_host=probe)
+        address6 = ipaddress.IPv6Address(host)
+        probe = "::1" if address6.is_unspecified else host
+        result.update(host=host, port=port, probe_host=probe, loopback=address6.is_loopback,
+                      privileged=port < 1024, listen=f"[{host}]:{port}")
         return result
     host, sep, port_text = text.rpartition(":")
     if not sep or not host:
@@ -81,10 +86,11 @@ def gunicorn_bind(value: Any) -> dict[str, Any]:
     except ValueError:
         if not _HOSTNAME.match(host) or host.replace(".", "").isdigit():
             raise AnsibleFilterError(f"bind address {value!r}: {host!r} is neither an IPv4 address nor a host name") from None
-        result.update(host=host, port=port, probe_host=host)
+        result.update(host=host, port=port, probe_host=host, loopback=host == "localhost", privileged=port < 1024)
         return result
     probe = "127.0.0.1" if address.is_unspecified else host
-    result.update(host=host, port=port, probe_host=probe)
+    result.update(host=host, port=port, probe_host=probe, loopback=address.is_loopback, privileged=port < 1024,
+                  listen=f"{host}:{port}")
     return result
 
 
@@ -95,6 +101,33 @@ def gunicorn_bind_error(value: Any) -> str:
     except AnsibleFilterError as err:
         return str(err.message)
     return ""
+
+
+_IP_KEYWORDS = ("any", "localhost", "link-local", "multicast")
+
+
+def ip_allow_error(value: Any) -> str:
+    """Why VALUE is not an entry of systemd's IPAddressAllow=, or "" when it is one."""
+    if isinstance(value, str) and value in _IP_KEYWORDS:
+        return ""
+    try:
+        ipaddress.ip_network(str(value), strict=False)
+    except ValueError:
+        return (f"{value!r} is not an IP address or CIDR prefix (e.g. 10.0.0.5 or 10.0.0.0/24), "
+                f"nor one of {', '.join(_IP_KEYWORDS)}")
+    return ""
+
+
+def ip_allow_reaches_beyond_loopback(entries: Any) -> bool:
+    """True when an IPAddressAllow= list lets in more than this host's loopback addresses."""
+    for entry in entries or []:
+        if entry in ("any", "link-local", "multicast"):
+            return True
+        if entry == "localhost" or ip_allow_error(entry):
+            continue
+        if not ipaddress.ip_network(str(entry), strict=False).is_loopback:
+            return True
+    return False
 
 
 def python_literal(value: Any) -> str:
@@ -115,4 +148,5 @@ class FilterModule:
 
     def filters(self) -> dict[str, Any]:
         return {"gunicorn_bind": gunicorn_bind, "gunicorn_bind_error": gunicorn_bind_error,
-                "python_literal": python_literal}
+                "python_literal": python_literal, "ip_allow_error": ip_allow_error,
+                "ip_allow_reaches_beyond_loopback": ip_allow_reaches_beyond_loopback}

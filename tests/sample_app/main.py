@@ -78,6 +78,47 @@ async def _lifespan(receive: Receive, send: Send, state: dict[str, Any]) -> None
 _STATE: dict[str, Any] = {}
 
 
+async def _raise(send: Send, query: dict[str, str]) -> None:
+    raise RuntimeError("sample app: /raise raises on purpose")
+
+
+async def _hang(send: Send, query: dict[str, str]) -> None:
+    time.sleep(min(float(query.get("seconds", "60")), 600.0))  # blocks the event loop on purpose
+    await _respond(send, 200, b"woke up\n")
+
+
+def _outcome(error: OSError | None) -> bytes:
+    return json.dumps({"ok": error is None, "error": None if error is None else
+                       f"{type(error).__name__}: [Errno {error.errno}] {error.strerror}"}).encode()
+
+
+async def _connect(send: Send, query: dict[str, str]) -> None:
+    error: OSError | None = None
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(query["host"], int(query["port"])), 3.0)
+        writer.close()
+    except asyncio.TimeoutError:
+        error = TimeoutError(110, "timed out")
+    except OSError as err:
+        error = err
+    await _respond(send, 200, _outcome(error), b"application/json")
+
+
+async def _write(send: Send, query: dict[str, str]) -> None:
+    error: OSError | None = None
+    target = Path(query["dir"]) / f".sample-app-write-{os.getpid()}"
+    try:
+        target.write_text("x", encoding="ascii")
+        target.unlink()
+    except OSError as err:
+        error = err
+    await _respond(send, 200, _outcome(error), b"application/json")
+
+
+_PROBES: dict[str, Callable[[Send, dict[str, str]], Awaitable[None]]] = {
+    "/raise": _raise, "/hang": _hang, "/connect": _connect, "/write": _write}
+
+
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     """The ASGI callable (main:app)."""
     if scope["type"] == "lifespan":
@@ -111,6 +152,9 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
             return
         await asyncio.sleep(seconds)
         await _respond(send, 200, f"slept {seconds}\n".encode())
+    elif os.environ.get("SAMPLE_APP_PROBES") == "1" and path in _PROBES:
+        query = {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
+        await _PROBES[path](send, query)
     elif path == "/":
         await _respond(send, 200, f"Hello from the fasterapi sample app {VERSION}\n".encode())
     else:

@@ -40,6 +40,21 @@ class Report:
     versions: Counter[str] = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
     seconds: float = 0.0
+    first_failure: float | None = None
+    last_failure: float | None = None
+    slowest: float = 0.0
+
+    def failure(self, kind: str) -> None:
+        """Count one failed request of KIND, and when it happened (seconds since the start)."""
+        self.failed[kind] += 1
+        now = time.monotonic() - self.started
+        if self.first_failure is None:
+            self.first_failure = now
+        self.last_failure = now
+
+    def took(self, seconds: float) -> None:
+        """Note one answered request's time, keeping the slowest."""
+        self.slowest = max(self.slowest, seconds)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +67,9 @@ class Report:
             "failed": dict(sorted(self.failed.items())),
             "failed_total": sum(self.failed.values()),
             "versions": dict(sorted(self.versions.items())),
+            "first_failure": None if self.first_failure is None else round(self.first_failure, 3),
+            "last_failure": None if self.last_failure is None else round(self.last_failure, 3),
+            "slowest": round(self.slowest, 3),
         }
 
 
@@ -160,8 +178,9 @@ class Load:
         if self.interval > 0:
             await asyncio.sleep(self.interval)
 
-    def _answered(self, response: Response) -> None:
+    def _answered(self, response: Response, since: float) -> None:
         self.report.answered[str(response.status)] += 1
+        self.report.took(time.monotonic() - since)
         version = version_of(response.body)
         if version is not None:
             self.report.versions[version] += 1
@@ -173,13 +192,14 @@ class Load:
         while self.running():
             self.report.sent += 1
             writer = None
+            since = time.monotonic()
             try:
                 reader, writer = await self._open()
                 writer.write(self.request_close)
                 await writer.drain()
-                self._answered(await asyncio.wait_for(read_response(reader), self.timeout))
+                self._answered(await asyncio.wait_for(read_response(reader), self.timeout), since)
             except Exception as err:  # noqa: BLE001 - every failure is counted by kind
-                self.report.failed[error_kind(err)] += 1
+                self.report.failure(error_kind(err))
             finally:
                 if writer is not None:
                     writer.close()
@@ -190,18 +210,19 @@ class Load:
         writer: asyncio.StreamWriter | None = None
         while self.running():
             self.report.sent += 1
+            since = time.monotonic()
             try:
                 if writer is None or reader is None:
                     reader, writer = await self._open()
                 writer.write(self.request_keepalive)
                 await writer.drain()
                 response = await asyncio.wait_for(read_response(reader), self.timeout)
-                self._answered(response)
+                self._answered(response, since)
                 if response.close:
                     writer.close()
                     reader = writer = None
             except Exception as err:  # noqa: BLE001 - every failure is counted by kind
-                self.report.failed[error_kind(err)] += 1
+                self.report.failure(error_kind(err))
                 if writer is not None:
                     writer.close()
                 reader = writer = None

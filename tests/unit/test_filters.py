@@ -27,6 +27,26 @@ def test_tcp_binds(value: str, kind: str, host: str, port: int, probe: str) -> N
     assert (parsed["kind"], parsed["host"], parsed["port"], parsed["probe_host"]) == (kind, host, port, probe)
 
 
+@pytest.mark.parametrize(
+    ("value", "loopback", "privileged", "listen"),
+    [
+        ("127.0.0.1:8000", True, False, "127.0.0.1:8000"),
+        ("127.0.0.2:1023", True, True, "127.0.0.2:1023"),
+        ("0.0.0.0:80", False, True, "0.0.0.0:80"),
+        ("10.1.2.3:1024", False, False, "10.1.2.3:1024"),
+        ("[::]:443", False, True, "[::]:443"),
+        ("[::1]:8000", True, False, "[::1]:8000"),
+        ("localhost:8000", True, False, None),
+        ("app.example.org:8000", False, False, None),
+        ("unix:/run/app/app.sock", True, False, "/run/app/app.sock"),
+        ("fd://3", False, False, None),
+    ],
+)
+def test_sandbox_facts_of_binds(value: str, loopback: bool, privileged: bool, listen: str | None) -> None:
+    parsed = filters.gunicorn_bind(value)
+    assert (parsed["loopback"], parsed["privileged"], parsed["listen"]) == (loopback, privileged, listen)
+
+
 def test_unix_and_fd_binds() -> None:
     assert filters.gunicorn_bind("unix:/run/app/gunicorn.sock")["path"] == "/run/app/gunicorn.sock"
     assert filters.gunicorn_bind("fd://3") == {**filters.gunicorn_bind("fd://3"), "kind": "fd", "fd": 3}
@@ -74,3 +94,31 @@ def test_python_literal_refuses_unknown_types() -> None:
 def test_bind_error_is_empty_for_good_and_a_reason_for_bad() -> None:
     assert filters.gunicorn_bind_error("127.0.0.1:8000") == ""
     assert "outside 1-65535" in filters.gunicorn_bind_error("127.0.0.1:0")
+
+
+@pytest.mark.parametrize("value", ["any", "localhost", "link-local", "multicast", "10.0.0.5", "10.0.0.0/24",
+                                   "10.0.0.5/24", "::1", "fd00::/8", "127.0.0.0/8"])
+def test_ip_allow_accepts_systemds_forms(value: str) -> None:
+    assert filters.ip_allow_error(value) == ""
+
+
+@pytest.mark.parametrize("value", ["", "db.example.org", "10.0.0.300", "10.0.0.0/33", "anywhere", 5])
+def test_ip_allow_refuses_other_values_with_the_value(value: object) -> None:
+    message = filters.ip_allow_error(value)
+    assert repr(value) in message and "CIDR" in message
+
+
+@pytest.mark.parametrize(
+    ("entries", "expected"),
+    [
+        (["localhost"], False),
+        (["localhost", "127.0.0.0/8", "::1"], False),
+        ([], False),
+        (["localhost", "10.0.0.5"], True),
+        (["any"], True),
+        (["link-local"], True),
+        (["fd00::/8"], True),
+    ],
+)
+def test_ip_allow_reaches_beyond_loopback(entries: list[str], expected: bool) -> None:
+    assert filters.ip_allow_reaches_beyond_loopback(entries) is expected

@@ -103,6 +103,21 @@ def test_refused_connections_are_counted() -> None:
     load = loadgen.Load(f"http://127.0.0.1:{port}/", 2, "fresh", 0.2, timeout=1.0)
     report = asyncio.run(load.run()).as_dict()
     assert report["sent"] > 0 and report["failed"] == {"refused": report["sent"]}
+    assert 0 <= report["first_failure"] <= report["last_failure"] <= 0.4
+    assert report["slowest"] == 0.0  # nothing answered
+
+
+def test_the_slowest_answer_is_kept() -> None:
+    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(0.15)
+        writer.write(_answer("3", close=True))
+        await writer.drain()
+        writer.close()
+
+    report = asyncio.run(_run(slow, "fresh", duration=0.3, clients=1))
+    assert report["failed_total"] == 0 and report["first_failure"] is None
+    assert 0.15 <= report["slowest"] < 1.0
 
 
 def test_stop_request_ends_the_run_early() -> None:

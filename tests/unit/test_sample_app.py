@@ -71,3 +71,34 @@ def test_version_comes_from_the_installed_wheel_without_a_version_file(tmp_path:
     monkeypatch.syspath_prepend(str(tmp_path))
     module = load_module(str(tmp_path / "main.py"), "sample_from_wheel")
     assert module.VERSION == "4.5.6"
+
+
+def test_probes_only_with_the_switch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("SAMPLE_APP_PROBES", raising=False)
+    assert _get("/raise")[0] == 404 and _get("/write", b"dir=" + str(tmp_path).encode())[0] == 404
+    monkeypatch.setenv("SAMPLE_APP_PROBES", "1")
+    with pytest.raises(RuntimeError, match="on purpose"):
+        _get("/raise")
+    assert json.loads(_get("/write", b"dir=" + str(tmp_path).encode())[1]) == {"ok": True, "error": None}
+    assert list(tmp_path.iterdir()) == []
+    refused = json.loads(_get("/write", b"dir=/nonexistent-dir")[1])
+    assert refused["ok"] is False and "Errno 2" in refused["error"]
+    status, body = _get("/hang", b"seconds=0.01")
+    assert (status, body) == (200, b"woke up\n")
+
+
+def test_connect_probe_reports_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAMPLE_APP_PROBES", "1")
+
+    async def listen_then_probe() -> tuple[dict[str, Any], dict[str, Any]]:
+        server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        ok = await _call({"type": "http", "path": "/connect", "query_string": f"host=127.0.0.1&port={port}".encode()}, [])
+        server.close()
+        await server.wait_closed()
+        refused = await _call({"type": "http", "path": "/connect", "query_string": f"host=127.0.0.1&port={port}".encode()}, [])
+        return json.loads(ok[1]["body"]), json.loads(refused[1]["body"])
+
+    ok, refused = asyncio.run(listen_then_probe())
+    assert ok == {"ok": True, "error": None}
+    assert refused["ok"] is False and "ConnectionRefusedError" in refused["error"]

@@ -163,7 +163,7 @@ def test_unit_properties(host: Any, app: str) -> None:
                  "ExecStart", "NRestarts", "Result", "ExecReload", "PIDFile", "DropInPaths")
     assert props["Type"] == "notify" and props["KillMode"] == "mixed"
     assert props["TimeoutStopUSec"] == "45s"  # graceful_timeout 30 + 15
-    assert props["Restart"] == "on-failure" and props["RestartUSec"] == "5s"
+    assert props["Restart"] == "on-failure" and props["RestartUSec"] == "1s"
     assert (props["User"], props["Group"]) == (app, app)
     assert props["WorkingDirectory"] == f"/opt/{app}/current/app"
     assert props["RuntimeDirectory"] == f"{app} {app}/ready"
