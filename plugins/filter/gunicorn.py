@@ -111,11 +111,18 @@ def ip_allow_error(value: Any) -> str:
     if isinstance(value, str) and value in _IP_KEYWORDS:
         return ""
     try:
+        if "%" in str(value):  # an IPv6 zone (fe80::1%eth0): systemd takes none
+            raise ValueError(value)
         ipaddress.ip_network(str(value), strict=False)
     except ValueError:
         return (f"{value!r} is not an IP address or CIDR prefix (e.g. 10.0.0.5 or 10.0.0.0/24), "
                 f"nor one of {', '.join(_IP_KEYWORDS)}")
     return ""
+
+
+def ip_allow_entries(values: Any) -> list[str]:
+    """The VALUES that are IPAddressAllow= entries (e.g. the host's name servers), in order, others dropped."""
+    return [value for value in values or [] if isinstance(value, str) and not ip_allow_error(value)]
 
 
 def ip_allow_reaches_beyond_loopback(entries: Any) -> bool:
@@ -149,4 +156,5 @@ class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"gunicorn_bind": gunicorn_bind, "gunicorn_bind_error": gunicorn_bind_error,
                 "python_literal": python_literal, "ip_allow_error": ip_allow_error,
+                "ip_allow_entries": ip_allow_entries,
                 "ip_allow_reaches_beyond_loopback": ip_allow_reaches_beyond_loopback}

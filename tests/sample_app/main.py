@@ -115,8 +115,20 @@ async def _write(send: Send, query: dict[str, str]) -> None:
     await _respond(send, 200, _outcome(error), b"application/json")
 
 
+async def _resolve(send: Send, query: dict[str, str]) -> None:
+    error: OSError | None = None
+    try:
+        await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(query["name"], 80), 3.0)
+    except asyncio.TimeoutError:
+        error = TimeoutError(110, "timed out")
+    except OSError as err:
+        error = err
+    await _respond(send, 200, _outcome(error), b"application/json")
+
+
 _PROBES: dict[str, Callable[[Send, dict[str, str]], Awaitable[None]]] = {
-    "/raise": _raise, "/hang": _hang, "/connect": _connect, "/write": _write}
+    "/raise": _raise, "/hang": _hang, "/connect": _connect, "/write": _write,
+    "/resolve": _resolve}
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:

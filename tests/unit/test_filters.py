@@ -122,3 +122,9 @@ def test_ip_allow_refuses_other_values_with_the_value(value: object) -> None:
 )
 def test_ip_allow_reaches_beyond_loopback(entries: list[str], expected: bool) -> None:
     assert filters.ip_allow_reaches_beyond_loopback(entries) is expected
+
+
+def test_ip_allow_entries_keeps_usable_name_servers_only() -> None:
+    servers = ["10.255.255.53", "fe80::1%eth0", "::1", "not-an-ip", 7, "127.0.0.53"]
+    assert filters.ip_allow_entries(servers) == ["10.255.255.53", "::1", "127.0.0.53"]
+    assert filters.ip_allow_entries(None) == []

@@ -102,3 +102,10 @@ def test_connect_probe_reports_the_error(monkeypatch: pytest.MonkeyPatch) -> Non
     ok, refused = asyncio.run(listen_then_probe())
     assert ok == {"ok": True, "error": None}
     assert refused["ok"] is False and "ConnectionRefusedError" in refused["error"]
+
+
+def test_resolve_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAMPLE_APP_PROBES", "1")
+    assert json.loads(_get("/resolve", b"name=localhost")[1]) == {"ok": True, "error": None}
+    failed = json.loads(_get("/resolve", b"name=no-such-host.invalid")[1])
+    assert failed["ok"] is False and "Errno" in failed["error"]

@@ -123,6 +123,13 @@ def test_outbound_connections_follow_the_allow_list(host: Any) -> None:
     assert local == {"ok": True, "error": None}
 
 
+def test_name_servers_are_allowed_unless_turned_off(host: Any) -> None:
+    name = "deb.debian.org"  # the host resolves it (Debian's mirror is reachable here)
+    assert host.run("getent hosts %s", name).rc == 0
+    assert probe(host, 8000, f"/resolve?name={name}") == {"ok": True, "error": None}
+    assert probe(host, 8100, f"/resolve?name={name}")["ok"] is False  # gunicorn_systemd_ip_allow_resolvers: false
+
+
 def test_a_client_on_the_allow_list_reaches_the_public_bind(host: Any) -> None:
     address = host.check_output("hostname -I").split()[0]
     assert get(host, f"http://{address}:8101/health")["status"] == 200
