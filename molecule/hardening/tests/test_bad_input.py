@@ -66,6 +66,12 @@ CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
     "archive url without checksum": ({"gunicorn_app_src": "", "gunicorn_app_archive": "https://example.org/app.tar.gz"},
                                      ['gunicorn_app_archive="https://example.org/app.tar.gz"', "sha256:<hex>"]),
     "max requests": ({"gunicorn_max_requests": -5}, ["gunicorn_max_requests=-5", "0 (off) or more"]),
+    "python path": ({"gunicorn_python": "python3"}, ['gunicorn_python="python3"', "absolute path"]),
+    "gunicorn version": ({"gunicorn_version": "latest"}, ['gunicorn_version="latest"', "release number to pin"]),
+    "index url": ({"gunicorn_pip_index_url": "pypi.internal/simple"},
+                  ['gunicorn_pip_index_url="pypi.internal/simple"', "http(s) URL"]),
+    "extra setting name": ({"gunicorn_extra_settings": {"Bad-Name": 1}},
+                           ["gunicorn_extra_settings", "Bad-Name", "gunicorn setting names"]),
     "trusted host": ({"gunicorn_pip_extra_args": ["--trusted-host", "pypi.org"]}, ["gunicorn_pip_extra_args", "--trusted-host"]),
 }
 
