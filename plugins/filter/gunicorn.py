@@ -3,7 +3,11 @@
 ``gunicorn_bind`` parses one gunicorn bind address into its parts so the
 role can validate it early and derive a health-check target from it;
 ``python_literal`` renders an Ansible value as Python source for
-``gunicorn.conf.py``.
+``gunicorn.conf.py``; the ``ip_allow_*`` filters check and pick out entries of
+systemd's ``IPAddressAllow=``.
+
+A file defining several filters has no DOCUMENTATION of its own: each filter's
+(for ansible-doc) is in plugins/filter/<filter name>.yml.
 """
 
 from __future__ import annotations
@@ -13,18 +17,6 @@ import re
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
-
-DOCUMENTATION = r"""
-name: gunicorn_bind
-short_description: parse a gunicorn bind address
-description:
-  - Splits C(HOST:PORT), C([IPV6]:PORT), C(unix:PATH) or C(fd://N) into a dict with
-    C(kind) (tcp, unix or fd), C(host), C(port), C(path), C(fd), C(probe_host)
-    (the loopback address to probe when the host is a wildcard), C(loopback) (only
-    this host can connect), C(privileged) (a TCP port below 1024) and C(listen)
-    (the address as systemd's C(ListenStream=) takes it, or null for a host name).
-  - Fails with a message naming the bad value and what is expected.
-"""
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 _EXPECTED = "expected HOST:PORT, [IPV6]:PORT, unix:/absolute/path or fd://N"

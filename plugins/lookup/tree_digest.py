@@ -1,19 +1,13 @@
+# Copyright (c) 2026 fasterapi.deploy maintainers
+# MIT License (see LICENSE or https://opensource.org/license/mit)
+# SPDX-License-Identifier: MIT
 """Lookup plugin: a content digest of a directory tree on the controller."""
 
 from __future__ import annotations
 
-import hashlib
-import os
-import stat
-from pathlib import Path
-from typing import Any
-
-from ansible.errors import AnsibleLookupError
-from ansible.plugins.lookup import LookupBase
-
 DOCUMENTATION = r"""
 name: tree_digest
-author: fasterapi.deploy maintainers
+author: fasterapi.deploy maintainers (@fasterapi)
 short_description: SHA-256 of a directory tree's content on the controller
 description:
   - Hashes every file's relative path, executable bit and content, in a fixed order, so the same tree
@@ -39,6 +33,15 @@ _raw:
   type: list
   elements: str
 """
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
 
 SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".pytest_cache"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")

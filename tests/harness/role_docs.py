@@ -1,7 +1,9 @@
-"""Write docs/roles/<role>.md from each role's meta/argument_specs.yml.
+"""Write docs/roles/<role>.md, and the variables section of roles/<role>/README.md,
+from each role's meta/argument_specs.yml.
 
-The role's README cannot drift from its specs: `python tests/harness/role_docs.py`
-rewrites the pages, `--check` fails when a page is out of date (a unit test runs it).
+The role's docs cannot drift from its specs: `python tests/harness/role_docs.py`
+rewrites the pages, `--check` fails when one is out of date (a unit test runs it).
+In the README only the part between the BEGIN and END markers is generated.
 """
 
 from __future__ import annotations
@@ -63,6 +65,46 @@ def render(role: str) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+BEGIN = "<!-- BEGIN generated variables -->"
+END = "<!-- END generated variables -->"
+
+
+def render_readme_section(role: str) -> str:
+    """The README's entry points and variables (names and defaults), between the markers."""
+    specs = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text(encoding="utf-8"))
+    entries = specs["argument_specs"]
+    lines = [
+        BEGIN,
+        "<!-- Generated from meta/argument_specs.yml by tests/harness/role_docs.py; edit there. -->",
+        "",
+        "## Entry points and variables",
+        "",
+        f"Every variable with its type, default and why: [docs/roles/{role}.md](../../docs/roles/{role}.md),",
+        f"or `ansible-doc -t role fasterapi.deploy.{role}`. The role checks them before it changes anything.",
+        "",
+        "| Entry point | What it does |",
+        "| --- | --- |",
+    ]
+    for entry, spec in entries.items():
+        name = f"`{entry}`" if entry == "main" else f"`tasks_from: {entry}`"
+        lines.append(f"| {name} | {_cell(spec.get('short_description', ''))} |")
+    options = entries.get("main", {}).get("options", {})
+    lines += ["", f"The variables of `main` ({len(options)}) and their defaults:", "",
+              "| Variable | Default |", "| --- | --- |"]
+    for name, option in options.items():
+        lines.append(f"| `{name}` | {_cell(_default(option))} |")
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def render_readme(role: str, current: str) -> str | None:
+    """CURRENT with its generated section renewed; None when it has no markers."""
+    start, end = current.find(BEGIN), current.find(END)
+    if start < 0 or end < start:
+        return None
+    return current[:start] + render_readme_section(role) + current[end + len(END):]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail when a page is not up to date")
@@ -70,15 +112,23 @@ def main(argv: list[str] | None = None) -> int:
     stale = []
     for spec in sorted((ROOT / "roles").glob("*/meta/argument_specs.yml")):
         role = spec.parent.parent.name
-        page = ROOT / "docs" / "roles" / f"{role}.md"
-        text = render(role)
-        if page.exists() and page.read_text(encoding="utf-8") == text:
-            continue
-        if args.check:
-            stale.append(str(page.relative_to(ROOT)))
-        else:
-            page.parent.mkdir(parents=True, exist_ok=True)
-            page.write_text(text, encoding="utf-8")
+        pages = [(ROOT / "docs" / "roles" / f"{role}.md", render(role))]
+        readme = ROOT / "roles" / role / "README.md"
+        if readme.exists():
+            current = readme.read_text(encoding="utf-8")
+            text = render_readme(role, current)
+            if text is None:
+                print(f"{readme.relative_to(ROOT)}: no {BEGIN} ... {END} section", file=sys.stderr)
+                return 1
+            pages.append((readme, text))
+        for page, text in pages:
+            if page.exists() and page.read_text(encoding="utf-8") == text:
+                continue
+            if args.check:
+                stale.append(str(page.relative_to(ROOT)))
+            else:
+                page.parent.mkdir(parents=True, exist_ok=True)
+                page.write_text(text, encoding="utf-8")
     if stale:
         print("out of date (run python tests/harness/role_docs.py): " + ", ".join(stale), file=sys.stderr)
         return 1

@@ -29,6 +29,7 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
+
 def _version() -> str:
     """The VERSION file next to this module, else the installed wheel's version (package deploys)."""
     path = Path(__file__).with_name("VERSION")
@@ -95,7 +96,7 @@ def _outcome(error: OSError | None) -> bytes:
 async def _connect(send: Send, query: dict[str, str]) -> None:
     error: OSError | None = None
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(query["host"], int(query["port"])), 3.0)
+        _reader, writer = await asyncio.wait_for(asyncio.open_connection(query["host"], int(query["port"])), 3.0)
         writer.close()
     except asyncio.TimeoutError:
         error = TimeoutError(110, "timed out")

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Disrupt a gunicorn app that systemd runs, under load, and measure what its clients saw.
 
 Runs loadgen's clients against --url; --lead seconds in it runs the action

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """HTTP/1.1 load generator for restart tests, stdlib only.
 
 N concurrent clients send GET requests to one loopback URL, either on a new
@@ -232,7 +231,7 @@ class Load:
 
     async def run(self) -> Report:
         client = self.fresh_client if self.mode == "fresh" else self.keepalive_client
-        tasks = [asyncio.create_task(client()) for _ in range(self.clients)]
+        tasks = [asyncio.create_task(client()) for _client in range(self.clients)]
         stopper = asyncio.create_task(self.stopping.wait())
         remaining = max(self.deadline - time.monotonic(), 0.0)
         await asyncio.wait([stopper, *tasks], timeout=remaining, return_when=asyncio.FIRST_COMPLETED)

@@ -60,7 +60,7 @@ def server() -> Iterator[tuple[str, list[int]]]:
 
 
 def test_run_measures_recovery_after_the_action(server: tuple[str, list[int]]) -> None:
-    url, _ = server
+    url, _port = server
     args = disrupt.parse_args(["--url", url, "--clients", "2", "--lead", "0.3", "--tail", "0.2", "--limit", "5",
                                "--", sys.executable, "-c", "import time; time.sleep(0.2)"])
     report = asyncio.run(disrupt.run(args))

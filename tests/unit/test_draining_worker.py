@@ -1,4 +1,4 @@
-"""The collection's draining uvicorn worker (roles/gunicorn/files/fasterapi_deploy_worker.py)."""
+"""The collection's draining uvicorn worker (roles/gunicorn/files/venv/fasterapi_deploy_worker.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from _load import load_module
 from uvicorn.config import Config
 
-worker = load_module("roles/gunicorn/files/fasterapi_deploy_worker.py", "fasterapi_deploy_worker")
+worker = load_module("roles/gunicorn/files/venv/fasterapi_deploy_worker.py", "fasterapi_deploy_worker")
 
 
 @pytest.mark.parametrize(("value", "expected"), [(None, 0.3), ("0", 0.0), ("1.5", 1.5), ("99", 10.0), ("-1", 0.0), ("x", 0.3)])
@@ -66,7 +66,7 @@ def test_shutdown_pauses_only_with_open_connections(monkeypatch: pytest.MonkeyPa
     server = worker.DrainingServer(Config(app=lambda *a: None, lifespan="off"))
 
     async def scenario(connections: int) -> float:
-        server.server_state.connections = {object() for _ in range(connections)}
+        server.server_state.connections = {object() for _conn in range(connections)}
         server.servers = []
         loop = asyncio.get_running_loop()
         started = loop.time()

@@ -109,7 +109,7 @@ def test_outbound_connections_follow_the_allow_list(host: Any) -> None:
     host.run("systemctl stop probe-listener.service")
     host.check_output(f"systemd-run --unit probe-listener python3 -m http.server --bind {address} 9000")
     try:
-        for _ in range(50):
+        for _attempt in range(50):
             if host.run(f"python3 -c 'import socket; socket.create_connection((\"{address}\", 9000), 1)'").rc == 0:
                 break
         denied = probe(host, 8000, f"/connect?host={address}&port=9000")
