@@ -1,16 +1,27 @@
 # One target per job. `make test` is what CI runs (.ci/run calls it).
 SHELL := /bin/bash
 VENV ?= .venv
+# Under .cache: yamllint, ansible-lint, git and the tarball all leave it out.
+IMPORTER_VENV ?= .cache/venv-importer
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: venv collection-link lint unit images molecule galaxy test demo perf drain-compare build clean
+.PHONY: venv importer-venv collection-link lint unit sanity galaxy-import images molecule galaxy test demo \
+	perf drain-compare converge-times build clean
 
 venv: $(BIN)/molecule
-$(BIN)/molecule: requirements-dev.txt
+$(BIN)/molecule: requirements-dev.txt tests/harness/requirements-ansible-test.txt
 	python3 -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt \
+	  -r tests/harness/requirements-ansible-test.txt
+	touch $@
+
+# Galaxy's importer has dependencies of its own: a venv of its own.
+importer-venv: $(IMPORTER_VENV)/bin/ansible-lint
+$(IMPORTER_VENV)/bin/ansible-lint: tests/harness/requirements-importer.txt
+	python3 -m venv $(IMPORTER_VENV)
+	$(IMPORTER_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/harness/requirements-importer.txt
 	touch $@
 
 # Let Ansible find fasterapi.deploy.* in this checkout.
@@ -22,8 +33,20 @@ lint: venv collection-link
 	yamllint --strict .
 	ansible-lint --offline --profile production
 
+# The plugins' tests under ansible-test (as the collection's modules and
+# filters are imported on a controller and a host); the rest with pytest.
 unit: venv
-	python -m pytest -q tests/unit
+	python -m pytest -q tests/unit --ignore=tests/unit/plugins
+	tests/harness/ansible-test.sh units tests/unit/plugins/
+
+# ansible-test on a copy of this checkout in an ansible_collections/fasterapi/deploy
+# tree, locally (no containers); ignores in tests/sanity/ignore-<version>.txt.
+sanity: venv
+	tests/harness/ansible-test.sh sanity
+
+# Build the tarball and import it with Galaxy's importer (ansible-doc, ansible-lint).
+galaxy-import: venv importer-venv
+	IMPORTER_VENV=$(IMPORTER_VENV) tests/harness/galaxy-importer.sh
 
 images:
 	tests/harness/build-images.sh
@@ -35,7 +58,7 @@ molecule: venv collection-link images
 galaxy: venv images
 	tests/harness/galaxy-install.sh
 
-test: lint unit molecule galaxy
+test: lint unit sanity galaxy-import molecule galaxy
 
 demo: venv collection-link
 	tests/harness/demo.sh
@@ -46,8 +69,14 @@ perf: venv collection-link
 drain-compare: venv collection-link
 	tests/harness/drain-compare.sh
 
+# Re-converge, code-only deploy and rollback times, before (CONVERGE_BASE, a
+# git revision) and after (this checkout), in one run: medians and ratios.
+CONVERGE_BASE ?= HEAD
+converge-times: venv collection-link images
+	python tests/harness/converge_times.py --base $(CONVERGE_BASE)
+
 build: venv
 	ansible-galaxy collection build --force --output-path build .
 
 clean:
-	rm -rf build .collections
+	rm -rf build .collections $(IMPORTER_VENV)

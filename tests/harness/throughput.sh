@@ -29,7 +29,7 @@ fi
 plain=$(/opt/plain-venv/bin/pip list --format freeze | grep -iE '^(gunicorn|uvicorn|uvloop|httptools)==' | tr '\n' ' ')
 # The role's venv is built by uv, which seeds no pip: ask the interpreter.
 role=$(/opt/fasterapi/current/venv/bin/python -c 'import importlib.metadata as m; print(*sorted(d.metadata["Name"] + "==" + d.version for d in m.distributions() if d.metadata["Name"].lower() in ("gunicorn", "uvicorn", "uvloop", "httptools")))')
-workers=$(python3 -c "import runpy; print(runpy.run_path('/etc/fasterapi/gunicorn.conf.py')['workers'])")
+workers=$(/opt/fasterapi/current/venv/bin/python -c "import runpy; print(runpy.run_path('/etc/fasterapi/gunicorn.conf.py')['workers'])")
 systemctl stop plain-bench.service 2>/dev/null || true
 systemctl reset-failed plain-bench.service 2>/dev/null || true
 systemd-run --quiet --unit plain-bench --property User=fasterapi --property Group=fasterapi \

@@ -1,4 +1,4 @@
-"""Helpers of roles/gunicorn/files/fasterapi_handover.py, on real processes and sockets."""
+"""Helpers of roles/gunicorn/files/venv/fasterapi_handover.py, on real processes and sockets."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Iterator
 import pytest
 from _load import load_module
 
-handover = load_module("roles/gunicorn/files/fasterapi_handover.py", "fasterapi_handover")
+handover = load_module("roles/gunicorn/files/venv/fasterapi_handover.py", "fasterapi_handover")
 
 
 def test_parent_and_children_of_a_real_process() -> None:
@@ -78,7 +78,7 @@ def test_healthy_over_a_unix_socket(tmp_path: Path) -> None:
             self.socket.bind(self.server_address)
 
         def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
-            conn, _ = self.socket.accept()
+            conn, _address = self.socket.accept()
             return conn, ("local", 0)
 
     server = UnixServer(path, _Handler)  # type: ignore[arg-type]
@@ -89,12 +89,16 @@ def test_healthy_over_a_unix_socket(tmp_path: Path) -> None:
         server.shutdown()
 
 
+def _settings(pidfile: str = "/nonexistent", timeout: float = 60.0) -> object:
+    return handover.Settings(config="/etc/x/gunicorn.conf.py", workers=1, pidfile=pidfile, graceful_timeout=1.0,
+                             worker_class="sync", health_url="http://127.0.0.1:1/", health_unix_socket=None,
+                             health_status=[200], rolling_timeout=timeout, ready_dir="")
+
+
 def test_not_running_unit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(handover, "systemd_show", lambda unit: {"ActiveState": "inactive", "MainPID": "0"})
-    args = handover.parse_args(["--unit", "x.service", "--pidfile", "/nonexistent", "--workers", "1",
-                                "--health-url", "http://127.0.0.1:1/"])
     with pytest.raises(handover.HandoverError, match="is not running"):
-        handover.handover(args)
+        handover.handover("x.service", _settings())
 
 
 def test_a_new_generation_that_never_gets_ready_is_given_up_cleanly(
@@ -105,17 +109,14 @@ def test_a_new_generation_that_never_gets_ready_is_given_up_cleanly(
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     try:
-        time_limit = 0.5
         pidfile = tmp_path / "gunicorn.pid"
         pidfile.write_text(f"{old.pid}\n")
         (tmp_path / "gunicorn.pid.2").write_text(f"{dead.pid}\n")  # stale, as gunicorn leaves it
         monkeypatch.setattr(handover, "systemd_show", lambda unit: {"ActiveState": "active", "MainPID": str(old.pid)})
         monkeypatch.setattr(handover, "healthy", lambda *a, **k: (True, "HTTP 200"))
         time.sleep(0.2)  # let the child install its USR2 handler
-        args = handover.parse_args(["--unit", "x.service", "--pidfile", str(pidfile), "--workers", "1",
-                                    "--health-url", "http://127.0.0.1:1/", "--timeout", str(time_limit)])
         with pytest.raises(handover.HandoverError, match="did not become ready"):
-            handover.handover(args)
+            handover.handover("x.service", _settings(str(pidfile), timeout=0.5))
         assert not (tmp_path / "gunicorn.pid.2").exists()
         assert handover.parent_of(old.pid) == os.getpid()  # the old master was left alone
     finally:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,10 +52,12 @@ def expected_workers(host: Any, app: str) -> int:
 
 def rendered_config(host: Any, app: str) -> dict[str, Any]:
     code = (
-        "import json, runpy; c = runpy.run_path('/etc/%s/gunicorn.conf.py'); "
-        "print(json.dumps({k: v for k, v in c.items() if not k.startswith('__') and not callable(v)}))" % app
+        "import json, runpy, types; c = runpy.run_path('/etc/%s/gunicorn.conf.py'); "
+        "print(json.dumps({k: f'{v.__module__}.{v.__name__}' if callable(v) else v for k, v in c.items()"
+        " if not k.startswith('__') and not isinstance(v, types.ModuleType)}))" % app
     )
-    return json.loads(host.check_output("python3 -c %s", code))
+    # The venv's python: the config imports the collection's hooks from it.
+    return json.loads(host.check_output("/opt/%s/current/venv/bin/python -c %s", app, code))
 
 
 @pytest.mark.parametrize("app", APPS)
@@ -145,7 +150,9 @@ def test_rendered_config_of_the_defaults(host: Any) -> None:
     assert conf["proc_name"] == "fasterapi" and conf["preload_app"] is True
     assert conf["pidfile"] == "/run/fasterapi/gunicorn.pid"
     assert conf["control_socket"] == "/run/fasterapi/gunicorn.ctl" and conf["control_socket_mode"] == 0o600
-    assert "def on_exit(server):" in host.file("/etc/fasterapi/gunicorn.conf.py").content_string
+    hooks = {name: conf[name] for name in ("on_exit", "pre_exec", "when_ready")}
+    assert hooks == {name: f"fasterapi_deploy_hooks.{name}" for name in hooks}
+    assert (conf["fasterapi_health_path"], conf["fasterapi_health_status"]) == ("/health", [200])
     assert "Ansible managed" in host.file("/etc/fasterapi/gunicorn.conf.py").content_string
 
 
@@ -184,7 +191,7 @@ def test_one_master_and_its_workers_run_as_the_app_user(host: Any, app: str) -> 
     assert master[0] == app and f"/opt/{app}/current/venv/bin/gunicorn" in master[1]
     workers = [line.split() for line in host.check_output("ps -o user:32=,pid= --ppid %s", str(main_pid)).splitlines()]
     assert len(workers) == expected_workers(host, app)
-    assert {user for user, _ in workers} == {app}
+    assert {user for user, _pid in workers} == {app}
     masters = host.check_output("pgrep -u %s -f 'gunicorn --config' -P 1 || true", app).split()
     assert masters == [str(main_pid)]
     pidfile = host.file(f"/run/{app}/gunicorn.pid")
@@ -193,7 +200,7 @@ def test_one_master_and_its_workers_run_as_the_app_user(host: Any, app: str) -> 
 
 @pytest.mark.parametrize("app", APPS)
 def test_sockets_listen(host: Any, app: str) -> None:
-    port, sock, _ = APPS[app]
+    port, sock, _workers = APPS[app]
     assert host.socket(f"tcp://127.0.0.1:{port}").is_listening
     if sock:
         assert host.file(sock).is_socket
@@ -202,7 +209,7 @@ def test_sockets_listen(host: Any, app: str) -> None:
 
 @pytest.mark.parametrize("app", APPS)
 def test_app_answers_from_its_workers(host: Any, app: str) -> None:
-    port, sock, _ = APPS[app]
+    port, sock, _workers = APPS[app]
     main_pid = int(show(host, app, "MainPID")["MainPID"])
     for s in ("", sock or ""):
         health = http_get(host, "/health", port, s)
@@ -259,3 +266,18 @@ def test_an_app_that_never_answers_fails_the_role_with_its_journal(host: Any) ->
     # The app's own words, from the unit's journal.
     assert "startup failed on purpose (SAMPLE_APP_FAIL_STARTUP)" in msg
     assert "Application startup failed" in msg
+
+
+def test_each_tag_runs_alone_and_configure_applies_a_change_with_a_rolling_restart(host: Any) -> None:
+    runs = json.loads(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "tags.json").read_text())
+    hostname = host.backend.get_hostname()
+    for (item, rc, stdout) in runs:
+        label = f"--tags {item['tags']} check={item['check']} {item['vars']}"
+        assert rc == 0, (label, stdout[-3000:])
+        restarted = re.findall(r"fasterapi.service: rolling restart, master (\d+) -> (\d+)", stdout)
+        if item["check"]:
+            assert not restarted, label  # nothing restarted in --check
+        elif item["tags"] == "gunicorn_configure":
+            # Both hosts: the changed timeout (31, then back to 30) went live by a hand-over.
+            assert len(restarted) == 2 and all(old != new for old, new in restarted), (label, stdout[-3000:])
+    assert re.search(rf"{hostname}\s+: ok=\d+\s+changed=0\s", runs[0][2]), runs[0][2][-2000:]  # preflight alone changes nothing

@@ -145,3 +145,18 @@ def test_timed_deploys(outcome: dict[str, Any], hostname: str) -> None:
     timed = [s for s in outcome["steps"] if s["limit"] == hostname]
     assert [s["installer"] for s in timed] == ["pip", "uv", "pip", "uv"]
     assert all(s["rc"] == 0 and s["seconds"] > 0 for s in timed)
+
+
+@pytest.mark.parametrize("name", ["deploy with other settings on the command line", "rollback with other settings on the command line",
+                                  "rolling restart with other settings on the command line"])
+def test_the_handover_waits_for_what_the_host_runs_not_the_command_line(outcome: dict[str, Any], hostname: str, name: str) -> None:
+    # -e gunicorn_workers=7 -e gunicorn_bind=["127.0.0.1:9999"]; the host runs 3 workers on 127.0.0.1:8000.
+    s = step(outcome, name)
+    assert s["rc"] == 0, s["output"][-3000:]
+    said = "\n".join(s["restarts"])
+    assert "3 workers ready" in said and "http://127.0.0.1:8000/health answered" in said, said
+    assert "/etc/fasterapi/gunicorn.conf.py" in said, said
+    assert 'gunicorn_workers=7, gunicorn_bind=["127.0.0.1:9999"] take effect when the role (site) applies them' in said, said
+    before = [x for x in outcome["steps"] if x["limit"] in ("", hostname)]
+    look, previous = seen(s, hostname), seen(before[before.index(s) - 1], hostname)
+    assert look["main_pid"] != previous["main_pid"]  # a new master serves

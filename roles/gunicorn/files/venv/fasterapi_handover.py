@@ -1,10 +1,20 @@
 """Zero-downtime rolling restart of a gunicorn master under systemd.
 
 Installed into the app's virtualenv by the fasterapi.deploy.gunicorn role and
-run as root by its restart tasks:
+run by its restart tasks (as root) and by the unit's ExecReload= (as the app
+user)::
 
-    python -m fasterapi_handover --unit APP.service --pidfile /run/APP/gunicorn.pid \\
-        --ready-dir /run/APP/ready --workers 5 --health-url http://127.0.0.1:8000/health
+    python -m fasterapi_handover --unit APP.service             # rolling restart
+    python -m fasterapi_handover --unit APP.service --wait 60   # wait until the app answers
+
+Everything it waits for comes from the host, never from the caller: the
+unit's ExecStart= names the gunicorn.conf.py the new master will load (read
+the way gunicorn reads it: config file, GUNICORN_CMD_ARGS from the unit's
+environment, then the command line), which gives the worker count, the
+first TCP or unix bind to probe, the pid file and graceful_timeout; the
+health path, accepted statuses and rolling timeout are the config's
+``fasterapi_*`` names (gunicorn ignores names it does not know); the ready
+dir is the unit's FASTERAPI_WORKER_READY_DIR.
 
 1. Reads systemd's MainPID (the old master) and checks the unit is active.
 2. Sends USR2: the old master forks a new master with the new code and venv.
@@ -21,7 +31,7 @@ run as root by its restart tasks:
 If the new generation does not come up (import error, failed startup, crash
 loop, timeout), it stops the new master only, removes its stale PIDFILE.2
 and exits 1: the old master keeps serving and stays systemd's main PID.
-Prints one JSON object either way.
+Prints one JSON object either way, with what it read from the host.
 
 With --systemd-reload it runs as the unit's ExecReload= (``systemctl reload``):
 systemd reads the pid file for the new main PID only once the reload command
@@ -31,9 +41,12 @@ has finished, so the MainPID check is left to systemd then.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import http.client
 import json
 import os
+import runpy
+import shlex
 import signal
 import socket
 import subprocess
@@ -47,12 +60,122 @@ class HandoverError(Exception):
     """The rolling restart failed; the message says where."""
 
 
-def systemd_show(unit: str) -> dict[str, str]:
+def systemd_show(unit: str, properties: str = "MainPID,ActiveState,SubState,Result") -> dict[str, str]:
     out = subprocess.run(
-        ["systemctl", "show", unit, "--property=MainPID,ActiveState,SubState,Result"],
+        ["systemctl", "show", unit, f"--property={properties}"],
         check=True, capture_output=True, text=True,
     ).stdout
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+@dataclasses.dataclass
+class Settings:
+    """What the hand-over waits for, as the host's unit and gunicorn.conf.py say."""
+
+    config: str
+    workers: int
+    pidfile: str
+    graceful_timeout: float
+    worker_class: str
+    health_url: str
+    health_unix_socket: str | None
+    health_status: list[int]
+    rolling_timeout: float
+    ready_dir: str
+
+    def public(self) -> dict[str, Any]:
+        """The settings worth showing the operator."""
+        return {"config": self.config, "workers": self.workers, "health_url": self.health_url,
+                "health_unix_socket": self.health_unix_socket, "worker_class": self.worker_class}
+
+
+def exec_start_argv(exec_start: str) -> list[str]:
+    """The argv of systemctl show's ExecStart= value ({ path=... ; argv[]=A B C ; ... })."""
+    marker = "argv[]="
+    start = exec_start.find(marker)
+    if start < 0:
+        raise HandoverError(f"cannot read the unit's ExecStart= ({exec_start!r})")
+    end = exec_start.find(" ;", start)
+    return exec_start[start + len(marker):end if end >= 0 else None].split()
+
+
+def unit_environment(environment: str) -> dict[str, str]:
+    """systemctl show's Environment= value (assignments, quoted where they hold spaces) as a dict."""
+    pairs = (item.split("=", 1) for item in shlex.split(environment))
+    return {pair[0]: pair[1] for pair in pairs if len(pair) == 2}
+
+
+def gunicorn_arguments(argv: list[str]) -> list[str]:
+    """The arguments after the gunicorn script (or `-m gunicorn`) in a command line."""
+    for position, arg in enumerate(argv):
+        if os.path.basename(arg) == "gunicorn":
+            return argv[position + 1:]
+    raise HandoverError(f"the unit's ExecStart= does not run gunicorn: {' '.join(argv)}")
+
+
+def probe_target(bind: list[str]) -> tuple[str, str | None]:
+    """The health URL's origin and unix socket for the first TCP or unix bind (wildcards probed on loopback)."""
+    for address in bind:
+        if address.startswith("fd://"):
+            continue
+        if address.startswith("unix:"):
+            return "http://localhost", address[len("unix:"):]
+        host, port = address, "8000"
+        if address.startswith("["):
+            host, _bracket, rest = address[1:].partition("]")
+            port = rest[1:] if rest.startswith(":") else port
+        elif address.count(":") == 1:
+            host, port = address.split(":")
+        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+        return f"http://{'[' + host + ']' if ':' in host else host}:{port}", None
+    raise HandoverError(f"no TCP or unix address to probe in bind={bind!r}")
+
+
+def load_settings(unit: str) -> Settings:
+    """Read the hand-over's settings from the unit and the gunicorn.conf.py it names.
+
+    The same order as gunicorn's own: the config file, then GUNICORN_CMD_ARGS,
+    then the command line.
+    """
+    from gunicorn.config import Config  # the release's gunicorn: pylint: disable=import-outside-toplevel
+
+    shown = systemd_show(unit, "ExecStart,Environment,LoadState")
+    if shown.get("LoadState") != "loaded":
+        raise HandoverError(f"{unit} is not installed (LoadState={shown.get('LoadState')})")
+    environment = unit_environment(shown.get("Environment", ""))
+    cfg = Config()
+    parser = cfg.parser()
+    args = parser.parse_args(gunicorn_arguments(exec_start_argv(shown.get("ExecStart", ""))))
+    env_args = parser.parse_args(shlex.split(environment.get("GUNICORN_CMD_ARGS", "")))
+    config = args.config or env_args.config
+    if not config:
+        raise HandoverError(f"{unit} starts gunicorn without --config: no gunicorn.conf.py to read")
+    config = config[len("file:"):] if config.startswith("file:") else config
+    try:
+        names = runpy.run_path(config)
+    except Exception as err:  # the config is Python: any error is the config's
+        raise HandoverError(f"cannot load {config}: {type(err).__name__}: {err}") from err
+    for name, value in names.items():
+        if name in cfg.settings:
+            cfg.set(name.lower(), value)
+    for source in (env_args, args):
+        for name, value in vars(source).items():
+            if value is not None and name != "args":
+                cfg.set(name.lower(), value)
+    if "fasterapi_health_path" not in names:
+        raise HandoverError(f"{config} has no fasterapi_health_path: it was written by an older fasterapi.deploy;"
+                            " apply the role (the site playbook) once to rewrite it")
+    if not cfg.pidfile:
+        raise HandoverError(f"{config} sets no pidfile: the hand-over needs one")
+    origin, unix_socket = probe_target(list(cfg.bind))
+    worker_class = cfg.worker_class_str
+    return Settings(
+        config=config, workers=int(cfg.workers), pidfile=cfg.pidfile, graceful_timeout=float(cfg.graceful_timeout),
+        worker_class=worker_class, health_url=origin + names["fasterapi_health_path"], health_unix_socket=unix_socket,
+        health_status=[int(status) for status in names.get("fasterapi_health_status", [200])],
+        rolling_timeout=float(names.get("fasterapi_rolling_timeout", 60)),
+        ready_dir=environment.get("FASTERAPI_WORKER_READY_DIR", "") if worker_class.startswith("fasterapi_deploy_worker.") else "",
+    )
 
 
 def parent_of(pid: int) -> int | None:
@@ -135,30 +258,31 @@ def stop_new_master(new: int, old: int, grace: float) -> None:
         wait_gone(new, 5.0)
 
 
-def handover(args: argparse.Namespace) -> dict[str, Any]:
+def handover(unit: str, conf: Settings, systemd_reload: bool = False) -> dict[str, Any]:
+    """The rolling restart (steps 1 to 5 above); raises HandoverError when it fails."""
     started = time.monotonic()
-    statuses = set(args.health_status)
-    before = systemd_show(args.unit)
+    statuses = set(conf.health_status)
+    before = systemd_show(unit)
     old = int(before.get("MainPID", "0"))
-    running = ("active", "reloading") if args.systemd_reload else ("active",)
+    running = ("active", "reloading") if systemd_reload else ("active",)
     if before.get("ActiveState") not in running or old <= 0:
-        raise HandoverError(f"{args.unit} is not running (ActiveState={before.get('ActiveState')}, MainPID={old})")
-    ok, said = healthy(args.health_url, statuses, args.health_unix_socket)
+        raise HandoverError(f"{unit} is not running (ActiveState={before.get('ActiveState')}, MainPID={old})")
+    ok, said = healthy(conf.health_url, statuses, conf.health_unix_socket)
     if not ok:
-        raise HandoverError(f"{args.unit} is not healthy before the restart ({args.health_url}: {said}); not touching it")
+        raise HandoverError(f"{unit} is not healthy before the restart ({conf.health_url}: {said}); not touching it")
     old_workers = children_of(old)
-    pidfile2 = args.pidfile + ".2"
+    pidfile2 = conf.pidfile + ".2"
 
     os.kill(old, signal.SIGUSR2)
     signalled = time.monotonic()
     new = None
     stable_set: list[int] = []
     stable_since = signalled
-    deadline = signalled + args.timeout
+    deadline = signalled + conf.rolling_timeout
     try:
         while True:
             if time.monotonic() > deadline:
-                raise HandoverError(f"the new generation did not become ready within {args.timeout:g} s")
+                raise HandoverError(f"the new generation did not become ready within {conf.rolling_timeout:g} s")
             if parent_of(old) is None:
                 raise HandoverError(f"the old master {old} died during the restart")
             candidate = read_pid(pidfile2)
@@ -168,22 +292,22 @@ def handover(args: argparse.Namespace) -> dict[str, Any]:
                 if parent_of(new) != old:
                     raise HandoverError(f"the new master {new} exited before it was ready (see its journal lines)")
                 workers = children_of(new)
-                if args.ready_dir:
-                    ready = [w for w in workers if os.path.exists(os.path.join(args.ready_dir, str(w)))]
+                if conf.ready_dir:
+                    ready = [w for w in workers if os.path.exists(os.path.join(conf.ready_dir, str(w)))]
                 else:
                     # A worker class that does not report readiness: the same
                     # full set of workers alive for a second is the best sign.
                     if workers != stable_set:
                         stable_set, stable_since = workers, time.monotonic()
                     ready = workers if time.monotonic() - stable_since >= 1.0 else []
-                if len(ready) >= args.workers:
-                    ok, said = healthy(args.health_url, statuses, args.health_unix_socket)
+                if len(ready) >= conf.workers:
+                    ok, said = healthy(conf.health_url, statuses, conf.health_unix_socket)
                     if ok:
                         break
             time.sleep(0.05)
     except HandoverError:
         # stop_new_master touches only a live child of the old master.
-        stop_new_master(new or read_pid(pidfile2) or 0, old, args.graceful_timeout)
+        stop_new_master(new or read_pid(pidfile2) or 0, old, conf.graceful_timeout)
         stale = read_pid(pidfile2)
         if stale is not None and parent_of(stale) != old:
             try:
@@ -194,65 +318,76 @@ def handover(args: argparse.Namespace) -> dict[str, Any]:
     ready_after = time.monotonic() - signalled
 
     os.kill(old, signal.SIGTERM)
-    if not wait_gone(old, args.graceful_timeout + 10):
+    if not wait_gone(old, conf.graceful_timeout + 10):
         raise HandoverError(f"the old master {old} did not exit within graceful_timeout + 10 s")
     retired = time.monotonic()
     # systemd adopts the PID the old master's on_exit hook wrote; the new
     # master renames PIDFILE.2 over the pid file within about a second.
     after: dict[str, str] = {}
     while time.monotonic() - retired < 10:
-        after = systemd_show(args.unit)
-        main_pid_ok = args.systemd_reload or after.get("MainPID") == str(new)
-        if main_pid_ok and read_pid(args.pidfile) == new and not os.path.exists(pidfile2):
+        after = systemd_show(unit)
+        main_pid_ok = systemd_reload or after.get("MainPID") == str(new)
+        if main_pid_ok and read_pid(conf.pidfile) == new and not os.path.exists(pidfile2):
             break
         time.sleep(0.1)
     problems = []
     if after.get("ActiveState") not in running:
         problems.append(f"unit is {after.get('ActiveState')}/{after.get('SubState')}")
-    if not args.systemd_reload and after.get("MainPID") != str(new):
+    if not systemd_reload and after.get("MainPID") != str(new):
         problems.append(f"systemd's MainPID is {after.get('MainPID')}, not the new master {new}")
-    if read_pid(args.pidfile) != new:
-        problems.append(f"{args.pidfile} names {read_pid(args.pidfile)}, not {new}")
+    if read_pid(conf.pidfile) != new:
+        problems.append(f"{conf.pidfile} names {read_pid(conf.pidfile)}, not {new}")
     left = [w for w in old_workers if parent_of(w) is not None]
     if left:
         problems.append(f"old workers still running: {left}")
-    ok, said = healthy(args.health_url, statuses, args.health_unix_socket)
+    ok, said = healthy(conf.health_url, statuses, conf.health_unix_socket)
     if not ok:
-        problems.append(f"{args.health_url}: {said}")
+        problems.append(f"{conf.health_url}: {said}")
     if problems:
         raise HandoverError("after the hand-over: " + "; ".join(problems))
     return {
         "changed": True, "strategy": "rolling", "old_master": old, "new_master": new,
         "new_workers": children_of(new), "seconds_to_ready": round(ready_after, 3),
-        "seconds_total": round(time.monotonic() - started, 3),
+        "seconds_total": round(time.monotonic() - started, 3), **conf.public(),
     }
+
+
+def wait_healthy(conf: Settings, timeout: float) -> dict[str, Any]:
+    """Request the health URL until it answers with an accepted status, for at most TIMEOUT seconds."""
+    started = time.monotonic()
+    statuses = set(conf.health_status)
+    while True:
+        ok, said = healthy(conf.health_url, statuses, conf.health_unix_socket)
+        waited = time.monotonic() - started
+        if ok:
+            return {"changed": False, "healthy": True, "said": said, "seconds": round(waited, 3), **conf.public()}
+        if waited >= timeout:
+            raise HandoverError(f"{conf.health_url} did not answer with {' or '.join(map(str, conf.health_status))}"
+                                f" within {timeout:g} s; last try: {said}")
+        time.sleep(1.0)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--unit", required=True)
-    parser.add_argument("--pidfile", required=True)
-    parser.add_argument("--ready-dir", default="",
-                        help="where fasterapi_deploy_worker workers mark themselves ready; empty for other worker classes")
-    parser.add_argument("--workers", type=int, required=True)
-    parser.add_argument("--health-url", required=True)
-    parser.add_argument("--health-unix-socket", default=None, help="send the health request over this unix socket")
-    parser.add_argument("--health-status", type=int, action="append", default=None)
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds for the new generation to be ready")
-    parser.add_argument("--graceful-timeout", type=float, default=30.0)
+    parser.add_argument("--unit", required=True, help="the app's service unit, e.g. shop.service")
+    parser.add_argument("--wait", type=float, default=None, metavar="SECONDS",
+                        help="no restart: wait until the app answers its health path, for at most SECONDS")
     parser.add_argument("--systemd-reload", action="store_true",
                         help="run as ExecReload=: systemd adopts the new main PID after this command ends")
-    args = parser.parse_args(argv)
-    args.health_status = args.health_status or [200]
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    conf: Settings | None = None
     try:
-        result = handover(args)
+        conf = load_settings(args.unit)
+        result = wait_healthy(conf, args.wait) if args.wait is not None else handover(args.unit, conf, args.systemd_reload)
     except HandoverError as err:
-        print(json.dumps({"failed": True, "strategy": "rolling", "msg": str(err)}))
+        failed: dict[str, Any] = {"failed": True, "msg": str(err), **(conf.public() if conf else {})}
+        if args.wait is None:
+            failed["strategy"] = "rolling"
+        print(json.dumps(failed))
         return 1
     print(json.dumps(result))
     return 0

@@ -1,0 +1,213 @@
+# Copyright (c) 2026 fasterapi.deploy maintainers
+# MIT License (see LICENSE)
+"""The releases of one app on a host, for the fasterapi.deploy.gunicorn_release module.
+
+A base directory holds ``releases/<name>/`` (``app/``, ``venv/`` and, once
+the release is complete, ``release.json``) and two symlinks, ``current`` and
+``previous``, each pointing to ``releases/<name>``. Links are replaced by a
+rename, so a reader always sees the old or the new target.
+
+Standard library only: this runs with the host's python3 (3.9 or later).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+RELEASE_JSON = "release.json"
+
+
+class ReleaseError(Exception):
+    """A step of a release failed; the message names it, ``output`` holds what the command said."""
+
+    def __init__(self, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
+
+
+def link_target(link: str) -> str:
+    """The release a symlink points to (its last path component), or "" when it is not a symlink."""
+    return os.path.basename(os.readlink(link)) if os.path.islink(link) else ""
+
+
+def built_releases(releases: str) -> List[str]:
+    """Releases whose release.json exists, newest build first."""
+    built = []
+    if os.path.isdir(releases):
+        for name in os.listdir(releases):
+            marker = os.path.join(releases, name, RELEASE_JSON)
+            if os.path.isfile(marker):
+                built.append((os.stat(marker).st_mtime, name))
+    return [name for _mtime, name in sorted(built, reverse=True)]
+
+
+def read_state(base: str) -> Dict[str, Any]:
+    """Where current and previous point, and the built releases, newest first."""
+    return {"current": link_target(os.path.join(base, "current")),
+            "previous": link_target(os.path.join(base, "previous")),
+            "built": built_releases(os.path.join(base, "releases"))}
+
+
+def _point(base: str, link: str, release: str) -> None:
+    """Point BASE/LINK at releases/RELEASE by an atomic rename."""
+    temporary = os.path.join(base, ".%s.tmp" % link)
+    if os.path.lexists(temporary):
+        os.unlink(temporary)
+    os.symlink(os.path.join("releases", release), temporary)
+    os.replace(temporary, os.path.join(base, link))
+
+
+def _write_atomically(path: str, text: str, mode: int) -> None:
+    temporary = path + ".tmp"
+    with open(temporary, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.chmod(temporary, mode)
+    os.replace(temporary, path)
+
+
+def plan_switch(base: str, release: str, previous: Optional[str] = None) -> Dict[str, str]:
+    """The links after pointing current at RELEASE: previous becomes PREVIOUS, by default the release current left."""
+    state = read_state(base)
+    if state["current"] == release:
+        return {"current": release, "previous": state["previous"]}
+    if previous is None:
+        previous = state["current"]
+    return {"current": release, "previous": previous or state["previous"]}
+
+
+def switch(base: str, release: str, previous: Optional[str] = None, restart_marker: str = "") -> Dict[str, Any]:
+    """Point current at RELEASE and previous at the release it replaces (or PREVIOUS).
+
+    The restart marker ("rolling", unless one is already owed) is written
+    before current moves: a run that dies in between still owes the restart.
+    Returns the links before and after, and whether anything changed.
+    """
+    before = read_state(base)
+    if not os.path.isfile(os.path.join(base, "releases", release, RELEASE_JSON)):
+        raise ReleaseError("release %s is not built in %s/releases" % (release, base))
+    after = plan_switch(base, release, previous)
+    changed = after["current"] != before["current"]
+    if changed:
+        if after["previous"] and after["previous"] != before["previous"]:
+            _point(base, "previous", after["previous"])
+        if restart_marker and not os.path.exists(restart_marker):
+            _write_atomically(restart_marker, "rolling\n", 0o600)
+        _point(base, "current", release)
+    return {"changed": changed, "before": {"current": before["current"], "previous": before["previous"]}, "after": after}
+
+
+def plan_prune(base: str, keep: int) -> List[str]:
+    """The releases beyond the KEEP newest built ones, never current or previous (interrupted builds too)."""
+    releases = os.path.join(base, "releases")
+    if not os.path.isdir(releases):
+        return []
+    kept = set(built_releases(releases)[:keep])
+    kept |= {link_target(os.path.join(base, "current")), link_target(os.path.join(base, "previous"))}
+    return sorted(name for name in os.listdir(releases) if name not in kept)
+
+
+def prune(base: str, keep: int) -> List[str]:
+    """Remove what plan_prune names; return the removed names."""
+    removed = plan_prune(base, keep)
+    for name in removed:
+        shutil.rmtree(os.path.join(base, "releases", name))
+    return removed
+
+
+def prepare(path: str) -> None:
+    """An empty release directory with an empty app/ (anything left there by an interrupted build goes)."""
+    if os.path.lexists(path):
+        shutil.rmtree(path)
+    os.makedirs(os.path.join(path, "app"), mode=0o755)
+    os.chmod(path, 0o755)
+    os.chmod(os.path.join(path, "app"), 0o755)
+
+
+Runner = Callable[[Sequence[str], Dict[str, str]], "subprocess.CompletedProcess[str]"]
+
+
+def run(argv: Sequence[str], environment: Dict[str, str]) -> "subprocess.CompletedProcess[str]":
+    """Run a command with ENVIRONMENT added to this one's, capturing its output."""
+    try:
+        return subprocess.run(list(argv), env=dict(os.environ, **environment), capture_output=True, text=True, check=False)
+    except OSError as err:  # a missing or unusable executable: like a shell's exit 127
+        return subprocess.CompletedProcess(list(argv), 127, "", "%s: %s" % (argv[0], err.strerror))
+
+
+def _step(runner: Runner, what: str, argv: Sequence[str], environment: Dict[str, str]) -> str:
+    done = runner(argv, environment)
+    if done.returncode != 0:
+        raise ReleaseError("%s failed (exit status %d)" % (what, done.returncode), (done.stdout + "\n" + done.stderr).strip())
+    return done.stdout
+
+
+def readable_mode(mode: int, is_dir: bool) -> int:
+    """chmod u+rwX,go+rX,go-w of MODE (X: directories, and files executable by anyone)."""
+    mode = (mode | 0o644) & ~0o022
+    if is_dir or mode & 0o111:
+        mode |= 0o111
+    return mode & 0o7777
+
+
+def own_by_root(path: str) -> None:
+    """chown -R root:root and chmod -R u+rwX,go+rX,go-w PATH (symlinks left as they are)."""
+    for top, dirs, files in os.walk(path):
+        for name in [top] + [os.path.join(top, entry) for entry in dirs + files]:
+            if os.path.islink(name):
+                continue
+            os.chown(name, 0, 0)
+            os.chmod(name, readable_mode(os.stat(name).st_mode, os.path.isdir(name)))
+
+
+def build(path: str, installer: str, python: str, packages: Sequence[str], uv: str = "",
+          requirements_file: str = "", extra_args: Sequence[str] = (), environment: Optional[Dict[str, str]] = None,
+          venv_files: Sequence[str] = (), metadata: Optional[Dict[str, Any]] = None, runner: Runner = run) -> List[str]:
+    """Build PATH/venv for the code in PATH/app, install VENV_FILES into it, and write release.json last.
+
+    Returns the steps done. On failure removes PATH (a half-built release
+    must not be mistaken for a built one) and raises ReleaseError.
+    """
+    environment = dict(environment or {})
+    steps = []
+    venv = os.path.join(path, "venv")
+    try:
+        own_by_root(os.path.join(path, "app"))
+        requirements = list(packages)
+        if requirements_file and os.path.isfile(requirements_file):
+            requirements += ["--requirement", requirements_file]
+        what = "installing its dependencies with %s" % installer
+        if installer == "uv":
+            _step(runner, what, [uv, "venv", "--quiet", "--python", python, venv], environment)
+            install = [uv, "pip", "install", "--python", os.path.join(venv, "bin", "python"), "--compile-bytecode"]
+        else:
+            _step(runner, what, [python, "-m", "venv", venv], environment)
+            install = [os.path.join(venv, "bin", "pip"), "install", "--require-virtualenv"]
+        if requirements:
+            _step(runner, what, install + list(extra_args) + requirements, environment)
+        steps.append("venv")
+        what = "installing the collection's worker, hooks and hand-over tool"
+        purelib = _step(runner, what, [os.path.join(venv, "bin", "python"), "-c",
+                                       "import sysconfig; print(sysconfig.get_paths()['purelib'])"], {}).strip()
+        installed = []
+        for source in venv_files:
+            target = os.path.join(purelib, os.path.basename(source))
+            shutil.copyfile(source, target)
+            os.chmod(target, 0o644)
+            installed.append(target)
+        steps.append("venv files")
+        # The app user cannot write __pycache__: compile now.
+        _step(runner, "compiling the code", [os.path.join(venv, "bin", "python"), "-m", "compileall", "-q",
+                                             os.path.join(path, "app")] + installed, {})
+        steps.append("bytecode")
+        _write_atomically(os.path.join(path, RELEASE_JSON), json.dumps(metadata or {}, indent=2, sort_keys=True) + "\n", 0o644)
+        steps.append(RELEASE_JSON)
+    except (ReleaseError, OSError) as err:
+        shutil.rmtree(path, ignore_errors=True)
+        if isinstance(err, ReleaseError):
+            raise
+        raise ReleaseError("building the release failed: %s" % err) from err
+    return steps

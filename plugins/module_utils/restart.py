@@ -1,0 +1,80 @@
+# Copyright (c) 2026 fasterapi.deploy maintainers
+# MIT License (see LICENSE)
+"""Deciding and reporting an app's restart, for the fasterapi.deploy.gunicorn_restart module.
+
+A change that needs a restart leaves a marker file holding the kind owed:
+``rolling`` (new code, venv or gunicorn.conf.py: a re-executed master loads
+them) or ``full`` (a new environment file or unit: a re-executed master
+keeps the environment it was started with). ``full`` wins. The restart
+removes the marker, so a run that fails between a change and its restart
+leaves the restart to the next run.
+
+Standard library only: this runs with the host's python3 (3.9 or later).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Dict, List, Optional, Sequence
+
+KINDS = ("", "rolling", "full")
+# An access log line ("GET /x HTTP/1.1" 200 ...): left out of failure reports.
+_ACCESS_LINE = re.compile(r'HTTP/[0-9.]+"? [0-9]{3}( |$)')
+_ERROR_LINE = re.compile(r"\[(ERROR|CRITICAL)\]|^Traceback |^\S*(Error|Exception)(:|$)")
+
+
+def owed(marker_text: Optional[str], force: str = "") -> str:
+    """The restart owed: the marker's kind and FORCE, "full" winning; "" when none."""
+    kinds = {(marker_text or "").strip(), force}
+    for kind in ("full", "rolling"):
+        if kind in kinds:
+            return kind
+    return ""
+
+
+def decide(kind: str, strategy: str, active_state: str) -> str:
+    """How to restart for a restart of KIND: "rolling", "full" or "" (none owed)."""
+    if not kind:
+        return ""
+    if strategy == "rolling" and active_state == "active" and kind == "rolling":
+        return "rolling"
+    return "full"
+
+
+def why_full(kind: str, strategy: str, active_state: str) -> str:
+    """Why a restart owed is a full one, in words for the operator."""
+    if active_state != "active":
+        return "the unit was not running"
+    if strategy != "rolling":
+        return "gunicorn_restart_strategy is restart"
+    if kind == "full":
+        return "the environment file or unit changed"
+    return "a full restart was asked for"
+
+
+def parse_show(text: str) -> Dict[str, str]:
+    """systemctl show's KEY=VALUE lines as a dict."""
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def report_lines(journal: Sequence[str], errors: int = 15, last: int = 25) -> List[str]:
+    """The app's own error lines first (tracebacks included), then the last lines; access log lines left out."""
+    lines = [line for line in journal if not _ACCESS_LINE.search(line)]
+    picked: List[str] = []
+    in_traceback = False
+    for line in lines:
+        if line.startswith("Traceback "):
+            in_traceback = True
+        if in_traceback or _ERROR_LINE.search(line):
+            picked.append(line)
+        if in_traceback and line and not line.startswith((" ", "Traceback ")):
+            in_traceback = False  # the exception line closes it
+    return picked[-errors:] + ["--- last lines ---"] + lines[-last:]
+
+
+def rolling_summary(handover: Dict[str, object]) -> str:
+    """One line on a rolling restart that worked, naming what it read from the host."""
+    return ("rolling restart, master %(old_master)s -> %(new_master)s, %(workers)s workers ready %(seconds_to_ready)s s after USR2, "
+            "%(health_url)s answered (as installed in %(config)s)" % dict(
+                {"old_master": "?", "new_master": "?", "workers": "?", "seconds_to_ready": "?", "health_url": "?", "config": "?"},
+                **handover))

@@ -1,0 +1,246 @@
+#!/usr/bin/python
+# Copyright (c) 2026 fasterapi.deploy maintainers
+# MIT License (see LICENSE)
+"""The fasterapi.deploy.gunicorn_release module."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: gunicorn_release
+short_description: Read, build, switch to and prune the releases of an app
+version_added: 0.4.0
+description:
+  - An app's base directory holds C(releases/<name>/) (C(app/) with the code, C(venv/), and C(release.json) once the
+    release is complete) and two symlinks, C(current) and C(previous), each pointing to C(releases/<name>).
+  - C(state=prepared) starts release O(name) as an empty C(app/) directory (removing anything an interrupted build left).
+  - C(state=built) builds the venv for the code in C(releases/<name>/app) with uv or pip, installs O(venv_files) into it,
+    compiles the code, and writes C(release.json) last. A failed build removes the release directory and names the step.
+  - C(state=current) points C(current) at release O(name) and C(previous) at the release it replaces (or O(previous)),
+    each by an atomic rename, writing O(restart_marker) first.
+  - C(state=pruned) removes the releases beyond the O(keep) newest built ones; never those C(current) or C(previous) point to.
+  - Used by the fasterapi.deploy.gunicorn role; the role documents the layout.
+author: fasterapi.deploy maintainers (@fasterapi)
+seealso:
+  - module: fasterapi.deploy.gunicorn_release_info
+options:
+  base_dir:
+    description: The app's base directory (the one holding C(releases/), C(current) and C(previous)).
+    type: path
+    required: true
+  state:
+    description: What to do (see the description).
+    type: str
+    choices: [prepared, built, current, pruned]
+    required: true
+  name:
+    description: The release (a directory name under C(releases/)). Required for C(prepared), C(built) and C(current).
+    type: str
+  previous:
+    description:
+      - With C(state=current), the release C(previous) points to afterwards. Default the release C(current) pointed to.
+    type: str
+  restart_marker:
+    description:
+      - With C(state=current), a file written (containing C(rolling)) before C(current) moves, unless it exists.
+    type: path
+  keep:
+    description: With C(state=pruned), how many of the newest built releases to keep.
+    type: int
+    default: 5
+  installer:
+    description: With C(state=built), what builds the venv.
+    type: str
+    choices: [uv, pip]
+    default: uv
+  uv:
+    description: With C(state=built) and O(installer=uv), the uv executable.
+    type: path
+  python:
+    description: With C(state=built), the Python the venv is made from.
+    type: str
+    default: python3
+  packages:
+    description: With C(state=built), the requirements to install (pip requirement specifiers or wheel paths).
+    type: list
+    elements: str
+    default: []
+  requirements_file:
+    description: With C(state=built), a requirements file installed too when it exists.
+    type: path
+  extra_args:
+    description: With C(state=built), extra arguments for C(pip install) or C(uv pip install).
+    type: list
+    elements: str
+    default: []
+  environment:
+    description:
+      - With C(state=built), environment variables for the installer (index URLs, certificates, cache directories).
+      - Never logged.
+    type: dict
+    default: {}
+  venv_files:
+    description: With C(state=built), files on the host copied into the venv's site-packages (then compiled).
+    type: list
+    elements: path
+    default: []
+  metadata:
+    description: With C(state=built), what C(release.json) records.
+    type: dict
+    default: {}
+attributes:
+  check_mode:
+    description: Reports what would change (the switch and the releases pruned) and changes nothing.
+    support: full
+  diff_mode:
+    description: Shows where C(current) and C(previous) point before and after, and the releases pruned.
+    support: full
+notes:
+  - Standard library only; runs with the host's python3.
+"""
+
+EXAMPLES = r"""
+- name: Build release 1.4.2-0123456789ab from the code already in releases/1.4.2-0123456789ab/app
+  fasterapi.deploy.gunicorn_release:
+    base_dir: /opt/shop
+    name: 1.4.2-0123456789ab
+    state: built
+    installer: uv
+    uv: /usr/local/lib/fasterapi-deploy/uv-0.9.5/bin/uv
+    python: python3
+    packages: [gunicorn==27.0.1, "uvicorn[standard]==0.54.0", uvicorn-worker==0.4.0]
+    requirements_file: /opt/shop/releases/1.4.2-0123456789ab/app/requirements.txt
+    metadata: {version: 1.4.2}
+
+- name: Go live with it
+  fasterapi.deploy.gunicorn_release:
+    base_dir: /opt/shop
+    name: 1.4.2-0123456789ab
+    state: current
+    restart_marker: /etc/shop/.restart-pending
+
+- name: Keep the five newest
+  fasterapi.deploy.gunicorn_release:
+    base_dir: /opt/shop
+    state: pruned
+    keep: 5
+"""
+
+RETURN = r"""
+current:
+  description: The release C(current) points to afterwards ("" when none).
+  returned: always
+  type: str
+  sample: 1.4.2-0123456789ab
+previous:
+  description: The release C(previous) points to afterwards ("" when none).
+  returned: always
+  type: str
+  sample: 1.4.1-ba9876543210
+built:
+  description: The built releases (with C(release.json)), newest first, afterwards.
+  returned: always
+  type: list
+  elements: str
+removed:
+  description: With C(state=pruned), the releases removed (or that would be, in check mode).
+  returned: when state is pruned
+  type: list
+  elements: str
+steps:
+  description: With C(state=built), the steps done.
+  returned: when state is built
+  type: list
+  elements: str
+  sample: [venv, venv files, bytecode, release.json]
+"""
+
+import os  # noqa: E402  pylint: disable=wrong-import-position
+from typing import Any, Dict  # noqa: E402  pylint: disable=wrong-import-position
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.fasterapi.deploy.plugins.module_utils import releases  # noqa: E402  pylint: disable=wrong-import-position
+
+_NEEDS_NAME = ("prepared", "built", "current")
+
+
+def _result(base: str, **extra: Any) -> Dict[str, Any]:
+    state = releases.read_state(base)
+    result: Dict[str, Any] = {"changed": False, "current": state["current"], "previous": state["previous"], "built": state["built"]}
+    result.update(extra)
+    return result
+
+
+def run_module(module: AnsibleModule) -> Dict[str, Any]:
+    """Do what module.params say; return the module's result."""
+    params = module.params
+    base, state, name = params["base_dir"], params["state"], params["name"]
+    if state in _NEEDS_NAME and not name:
+        module.fail_json(msg="name is required with state=%s" % state)
+    if name and (name in (".", "..") or "/" in name):
+        module.fail_json(msg="name=%r is not a release directory name" % name)
+    path = os.path.join(base, "releases", name or "")
+    if state == "prepared":
+        if not module.check_mode:
+            releases.prepare(path)
+        return _result(base, changed=True)
+    if state == "built":
+        if params["installer"] == "uv" and not params["uv"]:
+            module.fail_json(msg="uv is required with installer=uv")
+        if module.check_mode:
+            return _result(base, changed=True, steps=[])
+        try:
+            steps = releases.build(
+                path, params["installer"], params["python"], params["packages"], uv=params["uv"] or "",
+                requirements_file=params["requirements_file"] or "", extra_args=params["extra_args"],
+                environment={str(k): str(v) for k, v in params["environment"].items()},
+                venv_files=params["venv_files"], metadata=params["metadata"])
+        except releases.ReleaseError as err:
+            module.fail_json(msg="Release %s was not built: %s." % (name, err), output=err.output[-4000:], step=str(err))
+        return _result(base, changed=True, steps=steps)
+    if state == "current":
+        before = releases.read_state(base)
+        if name not in before["built"]:
+            module.fail_json(msg="release %s is not built in %s/releases; the releases here, newest first: %s"
+                                 % (name, base, ", ".join(before["built"]) or "none"))
+        planned = releases.plan_switch(base, name, params["previous"])
+        changed = planned["current"] != before["current"]
+        diff = {"before": "current -> %s\nprevious -> %s\n" % (before["current"], before["previous"]),
+                "after": "current -> %s\nprevious -> %s\n" % (planned["current"], planned["previous"])}
+        if changed and not module.check_mode:
+            releases.switch(base, name, params["previous"], params["restart_marker"] or "")
+        result = _result(base, changed=changed, diff=diff)
+        if module.check_mode:
+            result.update(current=planned["current"], previous=planned["previous"])
+        return result
+    # pruned
+    removed = releases.plan_prune(base, params["keep"]) if module.check_mode else releases.prune(base, params["keep"])
+    return _result(base, changed=bool(removed), removed=removed,
+                   diff={"before": "".join("%s\n" % r for r in removed), "after": ""})
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "base_dir": {"type": "path", "required": True},
+            "state": {"type": "str", "choices": ["prepared", "built", "current", "pruned"], "required": True},
+            "name": {"type": "str"},
+            "previous": {"type": "str"},
+            "restart_marker": {"type": "path"},
+            "keep": {"type": "int", "default": 5},
+            "installer": {"type": "str", "choices": ["uv", "pip"], "default": "uv"},
+            "uv": {"type": "path"},
+            "python": {"type": "str", "default": "python3"},
+            "packages": {"type": "list", "elements": "str", "default": []},
+            "requirements_file": {"type": "path"},
+            "extra_args": {"type": "list", "elements": "str", "default": []},
+            "environment": {"type": "dict", "default": {}, "no_log": True},
+            "venv_files": {"type": "list", "elements": "path", "default": []},
+            "metadata": {"type": "dict", "default": {}},
+        },
+        supports_check_mode=True,
+    )
+    module.exit_json(**run_module(module))
+
+
+if __name__ == "__main__":
+    main()

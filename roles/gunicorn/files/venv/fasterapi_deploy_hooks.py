@@ -1,0 +1,161 @@
+"""gunicorn server hooks of the fasterapi.deploy.gunicorn role.
+
+Installed into each release's virtualenv; the role's ``gunicorn.conf.py``
+imports them, so the config file holds settings only::
+
+    from fasterapi_deploy_hooks import on_exit, pre_exec, when_ready
+
+They make gunicorn's USR2 re-exec a rolling restart that systemd follows:
+
+- ``on_exit``: the old master, exiting after a successful USR2, writes the
+  new master's PID into the pid file; systemd (``PIDFile=``) adopts it as
+  the unit's main PID, so the unit keeps running and a later stop is graceful.
+- ``pre_exec``: the re-executed master starts in the release ``current``
+  points to now (gunicorn resolved its working directory at first start),
+  and, under socket activation, finds systemd's sockets where
+  ``LISTEN_FDS`` says they are (gunicorn closed those fds: issue #1109).
+- ``when_ready``: the old master's exit leaves the new master's control
+  socket in place (both use one path; gunicorn's cleanup removes the path
+  whoever bound it last).
+
+``when_ready`` replaces a private method of gunicorn's arbiter
+(``_stop_control_server``). ``check_gunicorn_api`` says whether the
+installed gunicorn still has what it relies on; the unit tests run it
+against the pinned gunicorn, and ``when_ready`` logs an error and leaves
+gunicorn alone when it fails, so a gunicorn upgrade that changes it is
+loud, never a broken master.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from typing import Any, Callable
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def on_exit(server: Any) -> None:
+    """Hand systemd's main PID to the new master before this old one exits.
+
+    After USR2 gunicorn's new master runs as a child of the old one. When
+    the old master exits, systemd re-reads ``PIDFile=`` and adopts a live
+    PID it finds there that belongs to the unit. gunicorn has removed the
+    pid file by now: write the new master's PID, atomically.
+    """
+    new_master = getattr(server, "reexec_pid", 0)
+    pidfile = server.cfg.pidfile
+    if not new_master or not pidfile or not _alive(new_master):
+        return
+    handover = pidfile + ".handover"
+    with open(handover, "w", encoding="ascii") as out:
+        out.write("%d\n" % new_master)
+    os.replace(handover, pidfile)
+    server.log.info("Handed the main PID over to the new master %s", new_master)
+
+
+def venv_python(chdir: str) -> str:
+    """The python of the release layout ``<release>/app`` + ``<release>/venv``, by the path of ``chdir``."""
+    return os.path.join(os.path.dirname(os.path.normpath(chdir)), "venv", "bin", "python")
+
+
+def pre_exec(server: Any) -> None:
+    """Make a re-exec (USR2) run the release ``current`` points to now.
+
+    gunicorn re-executes the argv and working directory the first master
+    was started with, the directory resolved then (the old release). Start
+    from ``chdir`` (``current/app``) instead, with the venv's python by its
+    path through ``current``. Runs in the forked child, just before the exec.
+    """
+    chdir = server.cfg.chdir
+    server.START_CTX["cwd"] = chdir
+    python = venv_python(chdir)
+    if os.path.exists(python):
+        server.START_CTX[0] = python
+        server.START_CTX["args"][0] = python
+    if getattr(server, "systemd", False):
+        listeners_at_listen_fds_start(server)
+
+
+def listeners_at_listen_fds_start(server: Any) -> None:
+    """Put the sockets systemd passed back where ``LISTEN_FDS`` says they are.
+
+    Under socket activation gunicorn re-executes with ``LISTEN_FDS=<n>``,
+    which means fds 3 to 3+n-1, but it closed those fds at start (it keeps
+    dups elsewhere): the new master would fail with EBADF. This is the
+    forked child: if the sockets cannot be put in place it exits, never
+    running on as a second master.
+    """
+    count = len(server.LISTENERS)
+    try:
+        # Copies above the target range first, so that no dup2 overwrites a
+        # listener still to be moved.
+        held = [fcntl.fcntl(listener.fileno(), fcntl.F_DUPFD, 3 + count) for listener in server.LISTENERS]
+        for position, fd in enumerate(held):
+            os.dup2(fd, 3 + position, inheritable=True)
+            os.close(fd)
+    except OSError:
+        server.log.exception("Cannot pass the listening sockets to the new master")
+        os._exit(1)
+
+
+def check_gunicorn_api(arbiter_class: Any = None, control_server_class: Any = None) -> list[str]:
+    """What ``when_ready`` needs of gunicorn's private API (on an arbiter, or its class) and is missing."""
+    if arbiter_class is None:
+        from gunicorn.arbiter import Arbiter as arbiter_class  # pylint: disable=import-outside-toplevel
+    if control_server_class is None:
+        try:
+            from gunicorn.ctl.server import ControlSocketServer as control_server_class  # pylint: disable=import-outside-toplevel
+        except ImportError as err:
+            return [f"gunicorn.ctl.server.ControlSocketServer: {err}"]
+    missing = []
+    if not callable(getattr(arbiter_class, "_stop_control_server", None)):
+        missing.append("Arbiter._stop_control_server()")
+    if not callable(getattr(control_server_class, "stop", None)):
+        missing.append("ControlSocketServer.stop()")
+    # Its cleanup must read the path from the attribute when it runs.
+    for method in ("stop", "_serve"):
+        code = getattr(getattr(control_server_class, method, None), "__code__", None)
+        if code is None or "socket_path" not in code.co_names:
+            missing.append(f"ControlSocketServer.{method}() reading self.socket_path")
+    return missing
+
+
+def when_ready(server: Any) -> None:
+    """Keep the new master's control socket when this master exits after USR2.
+
+    Both masters use one path. The new master unlinks it and binds its own
+    socket; then the old master, exiting, unlinks the path again (in
+    ``ControlSocketServer.stop`` and in its serving thread) and the new
+    master's socket is gone. Just before the old master stops its control
+    server, point that server at a path of its own, so its cleanup removes
+    nothing the new master owns. Only when a new master is alive: a plain
+    stop still cleans up the path.
+    """
+    if server.cfg.control_socket_disable:
+        return
+    missing = check_gunicorn_api(server)
+    if missing:
+        server.log.error("fasterapi_deploy_hooks: this gunicorn lacks %s; the control socket may vanish after a rolling restart",
+                         ", ".join(missing))
+        return
+    stop: Callable[[], None] = server._stop_control_server  # pylint: disable=protected-access
+
+    def stop_leaving_the_successors_socket() -> None:
+        control = getattr(server, "_control_server", None)
+        successor = getattr(server, "reexec_pid", 0)
+        if control is not None and _alive(successor):
+            control.socket_path = "%s.retired-%d" % (control.socket_path, os.getpid())
+        stop()
+
+    server._stop_control_server = stop_leaving_the_successors_socket  # pylint: disable=protected-access

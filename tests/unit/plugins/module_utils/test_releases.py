@@ -1,0 +1,195 @@
+"""plugins/module_utils/releases.py on real directories (no containers)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import pytest
+from ansible_collections.fasterapi.deploy.plugins.module_utils import releases
+
+
+def make_release(base: Path, name: str, mtime: float, built: bool = True) -> None:
+    rel = base / "releases" / name
+    (rel / "app").mkdir(parents=True)
+    if built:
+        (rel / "release.json").write_text("{}")
+        os.utime(rel / "release.json", (mtime, mtime))
+
+
+def link(base: Path, name: str, release: str) -> None:
+    (base / name).symlink_to(f"releases/{release}")
+
+
+@pytest.fixture()
+def base(tmp_path: Path) -> Path:
+    for number in range(1, 8):
+        make_release(tmp_path, f"1.0.{number}-aaaa", 1000.0 + number)
+    make_release(tmp_path, "broken", 0, built=False)  # an interrupted build
+    link(tmp_path, "current", "1.0.2-aaaa")
+    link(tmp_path, "previous", "1.0.1-aaaa")
+    return tmp_path
+
+
+def test_state_lists_built_releases_newest_first(base: Path) -> None:
+    state = releases.read_state(str(base))
+    assert state["current"] == "1.0.2-aaaa" and state["previous"] == "1.0.1-aaaa"
+    assert state["built"] == [f"1.0.{n}-aaaa" for n in range(7, 0, -1)]
+
+
+def test_state_of_a_new_host(tmp_path: Path) -> None:
+    assert releases.read_state(str(tmp_path / "nothing")) == {"current": "", "previous": "", "built": []}
+
+
+def test_prune_keeps_the_newest_and_the_linked_ones(base: Path) -> None:
+    assert releases.plan_prune(str(base), 3) == ["1.0.3-aaaa", "1.0.4-aaaa", "broken"]
+    assert releases.prune(str(base), 3) == ["1.0.3-aaaa", "1.0.4-aaaa", "broken"]
+    assert sorted(os.listdir(base / "releases")) == ["1.0.1-aaaa", "1.0.2-aaaa", "1.0.5-aaaa", "1.0.6-aaaa", "1.0.7-aaaa"]
+    assert releases.prune(str(base), 3) == []
+
+
+def test_switch_moves_previous_then_current_and_leaves_the_marker(base: Path) -> None:
+    marker = base / ".restart-pending"
+    done = releases.switch(str(base), "1.0.7-aaaa", restart_marker=str(marker))
+    assert done["changed"] and done["before"] == {"current": "1.0.2-aaaa", "previous": "1.0.1-aaaa"}
+    assert os.readlink(base / "current") == "releases/1.0.7-aaaa"
+    assert os.readlink(base / "previous") == "releases/1.0.2-aaaa"
+    assert marker.read_text() == "rolling\n" and stat.S_IMODE(marker.stat().st_mode) == 0o600
+    assert not list(base.glob(".*.tmp"))
+
+
+def test_switch_to_current_changes_nothing(base: Path) -> None:
+    marker = base / ".restart-pending"
+    assert not releases.switch(str(base), "1.0.2-aaaa", restart_marker=str(marker))["changed"]
+    assert not marker.exists()
+    assert os.readlink(base / "previous") == "releases/1.0.1-aaaa"
+
+
+def test_a_full_restart_owed_is_not_downgraded(base: Path) -> None:
+    marker = base / ".restart-pending"
+    marker.write_text("full\n")
+    releases.switch(str(base), "1.0.7-aaaa", restart_marker=str(marker))
+    assert marker.read_text() == "full\n"
+
+
+def test_switch_back_with_an_explicit_previous(base: Path) -> None:
+    releases.switch(str(base), "1.0.7-aaaa")
+    releases.switch(str(base), "1.0.2-aaaa", previous="1.0.1-aaaa")  # the rescue of a failed go-live
+    assert (os.readlink(base / "current"), os.readlink(base / "previous")) == ("releases/1.0.2-aaaa", "releases/1.0.1-aaaa")
+
+
+def test_rollback_swaps_current_and_previous(base: Path) -> None:
+    releases.switch(str(base), "1.0.1-aaaa")
+    assert (os.readlink(base / "current"), os.readlink(base / "previous")) == ("releases/1.0.1-aaaa", "releases/1.0.2-aaaa")
+
+
+def test_first_release_has_no_previous(tmp_path: Path) -> None:
+    make_release(tmp_path, "1.0.0-aaaa", 1.0)
+    releases.switch(str(tmp_path), "1.0.0-aaaa")
+    assert os.readlink(tmp_path / "current") == "releases/1.0.0-aaaa" and not (tmp_path / "previous").exists()
+
+
+def test_a_release_that_is_not_built_is_refused(base: Path) -> None:
+    with pytest.raises(releases.ReleaseError, match="broken is not built"):
+        releases.switch(str(base), "broken")
+    assert os.readlink(base / "current") == "releases/1.0.2-aaaa"
+
+
+def test_prepare_starts_from_an_empty_directory(tmp_path: Path) -> None:
+    rel = tmp_path / "r"
+    (rel / "app").mkdir(parents=True)
+    (rel / "app" / "left.py").write_text("")
+    releases.prepare(str(rel))
+    assert os.listdir(rel) == ["app"] and os.listdir(rel / "app") == []
+    assert stat.S_IMODE(rel.stat().st_mode) == 0o755
+
+
+@pytest.mark.parametrize(("mode", "is_dir", "expected"), [
+    (0o600, False, 0o644), (0o700, False, 0o755), (0o777, False, 0o755), (0o666, False, 0o644),
+    (0o700, True, 0o755), (0o2770, True, 0o2755), (0o640, False, 0o644),
+])
+def test_readable_mode_is_chmod_u_rwX_go_rX_go_w(mode: int, is_dir: bool, expected: int) -> None:
+    assert releases.readable_mode(mode, is_dir) == expected
+
+
+class Recorder:
+    """Stands in for subprocess: records each command, fails the one that matches FAIL."""
+
+    def __init__(self, purelib: Path, fail: str = "") -> None:
+        self.calls: List[List[str]] = []
+        self.purelib = purelib
+        self.fail = fail
+
+    def __call__(self, argv: Sequence[str], environment: Dict[str, str]) -> "subprocess.CompletedProcess[str]":
+        self.calls.append(list(argv))
+        if self.fail and self.fail in " ".join(argv):
+            return subprocess.CompletedProcess(list(argv), 1, "", "ERROR: no such package fasterapi-deploy-no-such-package")
+        out = str(self.purelib) + "\n" if "sysconfig" in " ".join(argv) else ""
+        return subprocess.CompletedProcess(list(argv), 0, out, "")
+
+
+def _release(tmp_path: Path) -> Path:
+    rel = tmp_path / "releases" / "1.0.0-aaaa"
+    releases.prepare(str(rel))
+    (rel / "app" / "requirements.txt").write_text("fastapi\n")
+    return rel
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to root needs root")
+def test_build_with_uv_in_order_and_release_json_last(tmp_path: Path) -> None:
+    rel = _release(tmp_path)
+    purelib = tmp_path / "purelib"
+    purelib.mkdir()
+    tool = tmp_path / "fasterapi_deploy_hooks.py"
+    tool.write_text("X = 1\n")
+    runner = Recorder(purelib)
+    steps = releases.build(str(rel), "uv", "python3", ["gunicorn==27.0.1"], uv="/uv", requirements_file=str(rel / "app" / "requirements.txt"),
+                           extra_args=["--no-cache"], venv_files=[str(tool)], metadata={"name": "1.0.0-aaaa"}, runner=runner)
+    assert steps == ["venv", "venv files", "bytecode", "release.json"]
+    assert runner.calls[0] == ["/uv", "venv", "--quiet", "--python", "python3", f"{rel}/venv"]
+    assert runner.calls[1] == ["/uv", "pip", "install", "--python", f"{rel}/venv/bin/python", "--compile-bytecode", "--no-cache",
+                               "gunicorn==27.0.1", "--requirement", f"{rel}/app/requirements.txt"]
+    assert runner.calls[-1][:4] == [f"{rel}/venv/bin/python", "-m", "compileall", "-q"]
+    assert (purelib / "fasterapi_deploy_hooks.py").read_text() == "X = 1\n"
+    assert json.loads((rel / "release.json").read_text()) == {"name": "1.0.0-aaaa"}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to root needs root")
+def test_build_with_pip_without_a_requirements_file(tmp_path: Path) -> None:
+    rel = _release(tmp_path)
+    (tmp_path / "purelib").mkdir()
+    runner = Recorder(tmp_path / "purelib")
+    releases.build(str(rel), "pip", "/usr/bin/python3", ["gunicorn==27.0.1"], requirements_file=str(rel / "app" / "missing.txt"), runner=runner)
+    assert runner.calls[0] == ["/usr/bin/python3", "-m", "venv", f"{rel}/venv"]
+    assert runner.calls[1] == [f"{rel}/venv/bin/pip", "install", "--require-virtualenv", "gunicorn==27.0.1"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to root needs root")
+def test_a_failed_install_removes_the_half_built_release_and_names_the_step(tmp_path: Path) -> None:
+    rel = _release(tmp_path)
+    runner = Recorder(tmp_path, fail="pip install")
+    with pytest.raises(releases.ReleaseError, match="installing its dependencies with uv failed") as raised:
+        releases.build(str(rel), "uv", "python3", ["fasterapi-deploy-no-such-package"], uv="/uv", runner=runner)
+    assert "fasterapi-deploy-no-such-package" in raised.value.output
+    assert not rel.exists()
+
+
+def test_a_real_pip_build(tmp_path: Path) -> None:
+    """End to end with this machine's python: a venv without network (no packages), the tool installed and compiled."""
+    if os.geteuid() != 0:
+        pytest.skip("chown to root needs root")
+    rel = _release(tmp_path)
+    (rel / "app" / "main.py").write_text("app = None\n")
+    tool = tmp_path / "fasterapi_deploy_hooks.py"
+    tool.write_text("HOOKS = True\n")
+    releases.build(str(rel), "pip", sys.executable, [], extra_args=["--no-index"], venv_files=[str(tool)], metadata={"v": 1})
+    out = subprocess.run([f"{rel}/venv/bin/python", "-c", "import fasterapi_deploy_hooks; print(fasterapi_deploy_hooks.HOOKS)"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True"
+    assert list((rel / "app" / "__pycache__").glob("main.*.pyc"))
+    assert (rel / "release.json").exists()

@@ -1,0 +1,116 @@
+"""The gunicorn_restart module with systemctl, journalctl and the hand-over stood in for."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.fasterapi.deploy.plugins.modules import gunicorn_restart
+
+HANDOVER = ["/opt/shop/current/venv/bin/python", "-m", "fasterapi_handover", "--unit", "shop.service"]
+
+
+class Host:
+    """systemctl, journalctl and fasterapi_handover as the module sees them; records what was run."""
+
+    def __init__(self, active: str = "active", handover_rc: int = 0, restart_rc: int = 0) -> None:
+        self.active, self.handover_rc, self.restart_rc = active, handover_rc, restart_rc
+        self.ran: List[List[str]] = []
+
+    def __call__(self, argv: List[str]) -> "subprocess.CompletedProcess[str]":
+        self.ran.append(argv)
+        out, rc = "", 0
+        if argv[:2] == ["systemctl", "show"]:
+            out = f"ActiveState={self.active}\nLoadState=loaded\nUnitFileState=enabled\nMainPID=812\n"
+        elif argv[:2] == ["systemctl", "restart"]:
+            rc = self.restart_rc
+        elif argv[0] == "journalctl" and "--show-cursor" in argv:
+            out = "-- cursor: s=abc\n"
+        elif argv[0] == "journalctl":
+            out = '[x] [9] [INFO] Booting\n1.2.3.4 "GET / HTTP/1.1" 200 2\n[x] [9] [ERROR] startup failed on purpose\n'
+        elif argv == HANDOVER:
+            rc = self.handover_rc
+            out = json.dumps({"failed": True, "msg": "the new master 900 exited before it was ready"} if rc else
+                             {"old_master": 812, "new_master": 900, "workers": 3, "seconds_to_ready": 1.2,
+                              "health_url": "http://127.0.0.1:8000/health", "config": "/etc/shop/gunicorn.conf.py"})
+        return subprocess.CompletedProcess(argv, rc, out + "\n", "")
+
+
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, host: Host, **args: Any) -> Dict[str, Any]:
+    monkeypatch.setattr(gunicorn_restart, "_run", host)
+    args = {"unit": "shop.service", "handover": HANDOVER, **args}
+    with patch_module_args(args), pytest.raises(SystemExit):
+        gunicorn_restart.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def test_nothing_owed_changes_nothing(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    host = Host()
+    out = run(capsys, monkeypatch, host, marker=str(tmp_path / "marker"))
+    assert not out["changed"] and out["how"] == "none"
+    assert [argv[:2] for argv in host.ran] == [["systemctl", "show"]]
+
+
+def test_a_rolling_restart_clears_the_marker_and_says_what_it_read(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    marker.write_text("rolling\n")
+    out = run(capsys, monkeypatch, Host(), marker=str(marker))
+    assert out["changed"] and out["how"] == "rolling" and out["handover"]["new_master"] == 900
+    assert "3 workers ready" in out["msg"] and "/etc/shop/gunicorn.conf.py" in out["msg"]
+    assert not marker.exists()
+
+
+def test_a_failed_rolling_restart_keeps_the_marker_and_shows_the_apps_error(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    marker.write_text("rolling\n")
+    host = Host(handover_rc=1)
+    out = run(capsys, monkeypatch, host, marker=str(marker))
+    assert out["failed"]
+    assert out["msg"].startswith("Rolling restart of shop.service failed: the new master 900 exited before it was ready. "
+                                 "The old master still serves.")
+    assert "startup failed on purpose" in out["msg"] and "GET /" not in out["msg"]
+    assert ["journalctl", "--unit", "shop.service", "--no-pager", "--output", "cat", "--after-cursor=s=abc"] in host.ran
+    assert marker.exists()  # the next run still owes the restart
+
+
+@pytest.mark.parametrize(("marker_text", "force", "active", "strategy", "why"), [
+    ("full\n", "", "active", "rolling", "the environment file or unit changed"),
+    ("rolling\n", "", "inactive", "rolling", "the unit was not running"),
+    ("rolling\n", "", "active", "restart", "gunicorn_restart_strategy is restart"),
+    ("rolling\n", "full", "active", "rolling", "the environment file or unit changed"),
+])
+def test_full_restarts(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                       marker_text: str, force: str, active: str, strategy: str, why: str) -> None:
+    marker = tmp_path / "marker"
+    marker.write_text(marker_text)
+    host = Host(active=active)
+    out = run(capsys, monkeypatch, host, marker=str(marker), force=force, strategy=strategy)
+    assert out["how"] == "full" and out["msg"] == f"shop.service: full restart (systemctl restart): {why}"
+    assert ["systemctl", "restart", "shop.service"] in host.ran and HANDOVER not in host.ran
+    assert not marker.exists()
+
+
+def test_a_failed_full_restart_shows_the_journal(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    out = run(capsys, monkeypatch, Host(restart_rc=1), marker=str(tmp_path / "marker"), force="full")
+    assert out["failed"] and "shop.service failed to restart" in out["msg"] and "startup failed on purpose" in out["msg"]
+
+
+def test_check_mode_decides_and_does_nothing(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    host = Host()
+    out = run(capsys, monkeypatch, host, marker=str(tmp_path / "marker"), force="rolling", _ansible_check_mode=True)
+    assert out["changed"] and out["how"] == "rolling"
+    assert [argv[:2] for argv in host.ran] == [["systemctl", "show"]]
+
+
+def test_running_required_refuses_a_stopped_unit(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    host = Host(active="inactive")
+    out = run(capsys, monkeypatch, host, marker=str(tmp_path / "marker"), force="rolling", running_required=True)
+    assert out["failed"] and out["msg"].startswith("shop.service is inactive: a rolling restart needs it running")
+    assert [argv[:2] for argv in host.ran] == [["systemctl", "show"]]

@@ -1,0 +1,163 @@
+"""The gunicorn hooks the role's gunicorn.conf.py imports (roles/gunicorn/files/venv/fasterapi_deploy_hooks.py)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from _load import load_module
+from gunicorn.arbiter import Arbiter
+from gunicorn.ctl.server import ControlSocketServer
+
+hooks = load_module("roles/gunicorn/files/venv/fasterapi_deploy_hooks.py", "fasterapi_deploy_hooks")
+
+
+def test_the_pinned_gunicorn_has_what_the_hooks_patch() -> None:
+    # A gunicorn upgrade that renames or reshapes these fails here, not in production.
+    assert hooks.check_gunicorn_api() == []
+
+
+def test_a_changed_gunicorn_api_is_reported() -> None:
+    class OtherArbiter:
+        pass
+
+    class OtherServer:
+        def stop(self) -> None:
+            pass
+
+    assert hooks.check_gunicorn_api(OtherArbiter, OtherServer) == [
+        "Arbiter._stop_control_server()",
+        "ControlSocketServer.stop() reading self.socket_path",
+        "ControlSocketServer._serve() reading self.socket_path",
+    ]
+
+
+class _Master:
+    """Enough of gunicorn's Arbiter to run its real _stop_control_server with a real ControlSocketServer."""
+
+    def __init__(self, path: str, reexec_pid: int) -> None:
+        self.log = logging.getLogger("test-master")
+        self.cfg = types.SimpleNamespace(control_socket_disable=False, pidfile=None, chdir="/nonexistent/app")
+        self.reexec_pid = reexec_pid
+        self._control_server: Any = ControlSocketServer(self, path)
+        self._stop_control_server = types.MethodType(Arbiter._stop_control_server, self)
+
+
+def _wait_for(path: str) -> None:
+    deadline = time.monotonic() + 5
+    while not os.path.exists(path):
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.01)
+
+
+@pytest.fixture()
+def successor() -> Iterator[int]:
+    """A live process standing in for the new master."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    yield child.pid
+    child.kill()
+    child.wait()
+
+
+def _rolling_exit(tmp_path: Path, reexec_pid: int, with_hooks: bool) -> tuple[Path, int]:
+    """The old master serves the control socket, the new one rebinds the path, the old one exits."""
+    path = tmp_path / "gunicorn.ctl"
+    master = _Master(str(path), reexec_pid)
+    if with_hooks:
+        hooks.when_ready(master)
+    master._control_server.start()
+    _wait_for(str(path))
+    # The new master takes the path over, as gunicorn's _serve does: unlink, bind.
+    path.unlink()
+    new_socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    new_socket.bind(str(path))
+    new_socket.listen()
+    inode = path.stat().st_ino
+    master._stop_control_server()
+    new_socket.close()
+    return path, inode
+
+
+def test_the_old_masters_exit_keeps_the_new_masters_control_socket(tmp_path: Path, successor: int) -> None:
+    path, inode = _rolling_exit(tmp_path, successor, with_hooks=True)
+    assert path.exists() and path.stat().st_ino == inode
+
+
+def test_without_the_hook_gunicorn_removes_the_new_masters_socket(tmp_path: Path, successor: int) -> None:
+    # The defect the hook fixes, shown on the pinned gunicorn itself.
+    path, _inode = _rolling_exit(tmp_path, successor, with_hooks=False)
+    assert not path.exists()
+
+
+def test_a_plain_stop_still_cleans_up(tmp_path: Path) -> None:
+    path = tmp_path / "gunicorn.ctl"
+    master = _Master(str(path), reexec_pid=0)
+    hooks.when_ready(master)
+    master._control_server.start()
+    _wait_for(str(path))
+    master._stop_control_server()
+    assert not path.exists()
+
+
+def test_on_exit_hands_the_pid_file_to_a_live_new_master(tmp_path: Path, successor: int) -> None:
+    pidfile = tmp_path / "gunicorn.pid"
+    master = types.SimpleNamespace(reexec_pid=successor, cfg=types.SimpleNamespace(pidfile=str(pidfile)),
+                                   log=logging.getLogger("test"))
+    hooks.on_exit(master)
+    assert pidfile.read_text() == f"{successor}\n"
+    assert not (tmp_path / "gunicorn.pid.handover").exists()
+
+
+def test_on_exit_hands_nothing_over_after_a_failed_restart(tmp_path: Path) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    pidfile = tmp_path / "gunicorn.pid"
+    for reexec_pid in (0, gone.pid):
+        master = types.SimpleNamespace(reexec_pid=reexec_pid, cfg=types.SimpleNamespace(pidfile=str(pidfile)),
+                                       log=logging.getLogger("test"))
+        hooks.on_exit(master)
+        assert not pidfile.exists()
+
+
+def test_pre_exec_restarts_in_current(tmp_path: Path) -> None:
+    (tmp_path / "current" / "venv" / "bin").mkdir(parents=True)
+    python = tmp_path / "current" / "venv" / "bin" / "python"
+    python.touch()
+    master = types.SimpleNamespace(
+        cfg=types.SimpleNamespace(chdir=str(tmp_path / "current" / "app")), systemd=False,
+        START_CTX={"cwd": "/opt/shop/releases/old/app", 0: "/usr/bin/python3",
+                   "args": ["/usr/bin/python3", "/x/gunicorn", "--config", "c.py"]})
+    hooks.pre_exec(master)
+    assert master.START_CTX["cwd"] == str(tmp_path / "current" / "app")
+    assert master.START_CTX[0] == str(python)
+    assert master.START_CTX["args"] == [str(python), "/x/gunicorn", "--config", "c.py"]
+
+
+def test_socket_activation_listeners_move_to_fd_3(tmp_path: Path) -> None:
+    # In a child process: the hook dup2s onto fds 3.., which this test process uses.
+    script = f"""
+import socket, sys, types, os
+sys.path.insert(0, {str(Path(hooks.__file__).parent)!r})
+import fasterapi_deploy_hooks as hooks
+held = [os.open(os.devnull, os.O_RDONLY) for _ in range(3)]  # fds 3 to 5: the listeners land above
+listeners = [socket.socket() for _ in range(2)]
+for s in listeners:
+    s.bind(("127.0.0.1", 0)); s.listen()
+ports = [s.getsockname()[1] for s in listeners]
+for fd in held:  # gunicorn closed fds 3.. at start
+    os.close(fd)
+server = types.SimpleNamespace(LISTENERS=listeners, log=None)
+hooks.listeners_at_listen_fds_start(server)
+moved = [socket.socket(fileno=os.dup(fd)).getsockname()[1] for fd in (3, 4)]
+print(moved == ports, os.get_inheritable(3), os.get_inheritable(4))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=30)
+    assert out.stdout.split() == ["True", "True", "True"]
