@@ -262,7 +262,7 @@ def test_an_app_that_never_answers_fails_the_role_with_its_journal(host: Any) ->
     result = json.loads(host.file("/root/side_effect.json").content_string)
     msg = result["broken"].get("msg", "")
     assert result["broken"].get("failed") is True
-    assert "broken did not answer /health with 200 within 8 s" in msg
+    assert "broken is not healthy: http://127.0.0.1:8002/health did not answer with 200 within 8 s" in msg
     # The app's own words, from the unit's journal.
     assert "startup failed on purpose (SAMPLE_APP_FAIL_STARTUP)" in msg
     assert "Application startup failed" in msg
