@@ -161,3 +161,27 @@ print(moved == ports, os.get_inheritable(3), os.get_inheritable(4))
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=30)
     assert out.stdout.split() == ["True", "True", "True"]
+
+
+@pytest.mark.parametrize(("dotted", "problem"), [
+    ("gunicorn.workers.sync.SyncWorker", ""),
+    ("uvicorn_worker.UvicornWorker", ""),
+    ("no_such_module.Worker", "ModuleNotFoundError: No module named 'no_such_module'"),
+    ("os.path", "os.path is <module"),
+    ("json.dumps", "json.dumps is <function dumps"),
+    ("Worker", "Worker is not a dotted path module.Class"),
+    ("gunicorn.workers.sync.NoSuch", "AttributeError: module 'gunicorn.workers.sync' has no attribute 'NoSuch'"),
+])
+def test_worker_class_problem(tmp_path: Path, dotted: str, problem: str) -> None:
+    found = hooks.worker_class_problem(dotted, str(tmp_path))
+    assert found.startswith(problem) if problem else found == ""
+
+
+def test_a_worker_class_from_the_apps_code(tmp_path: Path) -> None:
+    (tmp_path / "myworkers.py").write_text("from uvicorn_worker import UvicornWorker\nclass Mine(UvicornWorker):\n    pass\n")
+    out = subprocess.run([sys.executable, hooks.__file__, "check-worker-class", "myworkers.Mine", str(tmp_path)],
+                         capture_output=True, text=True, check=False)
+    assert (out.returncode, out.stderr) == (0, "")
+    out = subprocess.run([sys.executable, hooks.__file__, "check-worker-class", "myworkers.Other", str(tmp_path)],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 1 and "has no attribute 'Other'" in out.stderr

@@ -18,6 +18,11 @@ They make gunicorn's USR2 re-exec a rolling restart that systemd follows:
   socket in place (both use one path; gunicorn's cleanup removes the path
   whoever bound it last).
 
+Run as a program, it loads a worker class the way gunicorn will, from a
+release (gunicorn --check-config does not)::
+
+    python -m fasterapi_deploy_hooks check-worker-class mypkg.workers.MyWorker /opt/shop/releases/<name>/app
+
 ``when_ready`` replaces a private method of gunicorn's arbiter
 (``_stop_control_server``). ``check_gunicorn_api`` says whether the
 installed gunicorn still has what it relies on; the unit tests run it
@@ -29,7 +34,9 @@ loud, never a broken master.
 from __future__ import annotations
 
 import fcntl
+import importlib
 import os
+import sys
 from typing import Any, Callable
 
 
@@ -159,3 +166,33 @@ def when_ready(server: Any) -> None:
         stop()
 
     server._stop_control_server = stop_leaving_the_successors_socket  # pylint: disable=protected-access
+
+
+def worker_class_problem(dotted: str, app_dir: str) -> str:
+    """Why DOTTED (module.Class) cannot serve as a gunicorn worker class loaded with APP_DIR on the path; "" when it can."""
+    sys.path.insert(0, app_dir)
+    module, _dot, name = dotted.rpartition(".")
+    if not module:
+        return f"{dotted} is not a dotted path module.Class"
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except Exception as err:  # whatever the import raises is the answer  pylint: disable=broad-exception-caught
+        return f"{type(err).__name__}: {err}"
+    if not hasattr(cls, "init_process"):
+        return f"{dotted} is {cls!r}, not a gunicorn worker class"
+    return ""
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 3 and argv[0] == "check-worker-class":
+        problem = worker_class_problem(argv[1], argv[2])
+        if problem:
+            print(problem, file=sys.stderr)
+            return 1
+        return 0
+    print("usage: python -m fasterapi_deploy_hooks check-worker-class MODULE.CLASS APP_DIR", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
