@@ -28,8 +28,8 @@ from ansible_collections.fasterapi.deploy.plugins.filter.gunicorn import gunicor
 
 DOCUMENTATION = r"""
 name: gunicorn_problems
-author: fasterapi.deploy maintainers
-version_added: "1.0.0"
+author: fasterapi.deploy maintainers (@fasterapi)
+version_added: "0.4.0"
 short_description: every problem with the variables of the fasterapi.deploy.gunicorn role
 description:
   - Checks the role's C(gunicorn_*) variables together, for what C(meta/argument_specs.yml) cannot express (formats,

@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Sequence
 KINDS = ("", "rolling", "full")
 # An access log line ("GET /x HTTP/1.1" 200 ...): left out of failure reports.
 _ACCESS_LINE = re.compile(r'HTTP/[0-9.]+"? [0-9]{3}( |$)')
-_ERROR_LINE = re.compile(r"\[(ERROR|CRITICAL)\]|^Traceback |^\S*(Error|Exception)(:|$)")
+_ERROR_LINE = re.compile(r"\[(ERROR|CRITICAL)\]")
 
 
 def owed(marker_text: Optional[str], force: str = "") -> str:
@@ -57,18 +57,31 @@ def parse_show(text: str) -> Dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
 
-def report_lines(journal: Sequence[str], errors: int = 15, last: int = 25) -> List[str]:
-    """The app's own error lines first (tracebacks included), then the last lines; access log lines left out."""
+def report_lines(journal: Sequence[str], errors: int = 15, last: int = 25, frames: int = 6) -> List[str]:
+    """The app's own error lines first, then the last lines; access log lines left out.
+
+    Error lines are those gunicorn and uvicorn mark [ERROR] or [CRITICAL],
+    and tracebacks, each shortened to its innermost FRAMES lines. A
+    traceback of gunicorn's HaltServer ("Worker failed to boot") is the
+    consequence of the app's error, not its cause, and is left out.
+    """
     lines = [line for line in journal if not _ACCESS_LINE.search(line)]
-    picked: List[str] = []
-    in_traceback = False
+    entries: List[List[str]] = []
+    traceback: List[str] = []
     for line in lines:
         if line.startswith("Traceback "):
-            in_traceback = True
-        if in_traceback or _ERROR_LINE.search(line):
-            picked.append(line)
-        if in_traceback and line and not line.startswith((" ", "Traceback ")):
-            in_traceback = False  # the exception line closes it
+            traceback = [line]
+            continue
+        if traceback:
+            traceback.append(line)
+            if line and not line.startswith(" "):  # the exception line ends it
+                if "HaltServer" not in line:
+                    entries.append(traceback[:1] + traceback[1:][-frames:])
+                traceback = []
+            continue
+        if _ERROR_LINE.search(line):
+            entries.append([line])
+    picked = [line for entry in entries for line in entry]
     return picked[-errors:] + ["--- last lines ---"] + lines[-last:]
 
 

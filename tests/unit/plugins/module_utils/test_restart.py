@@ -66,3 +66,28 @@ def test_rolling_summary_names_what_was_read_from_the_host() -> None:
 def test_parse_show() -> None:
     assert restart.parse_show("ActiveState=active\nMainPID=12\nEnvironment=A=1\n") == {
         "ActiveState": "active", "MainPID": "12", "Environment": "A=1"}
+
+
+def test_report_lines_show_the_apps_startup_error_not_gunicorns_halt() -> None:
+    # The journal of a release whose lifespan startup fails, as gunicorn 27 and uvicorn 0.54 write it.
+    journal = [
+        "[2026-11-26 01:58:01 +0000] [5780] [INFO] Starting gunicorn 27.0.1",
+        "[2026-11-26 01:58:01 +0000] [5781] [INFO] Waiting for application startup.",
+        "[2026-11-26 01:58:01 +0000] [5781] [ERROR] startup failed on purpose (SAMPLE_APP_FAIL_STARTUP)",
+        "[2026-11-26 01:58:01 +0000] [5781] [ERROR] Application startup failed. Exiting.",
+        "[2026-11-26 01:58:01 +0000] [5780] [ERROR] Worker (pid:5781) exited with code 3",
+        "Traceback (most recent call last):",
+    ] + ['  File "/opt/x/venv/lib/python3.11/site-packages/gunicorn/arbiter.py", line %d, in run' % n for n in range(20)] + [
+        "gunicorn.errors.HaltServer: <HaltServer 'Worker failed to boot.' 3>",
+        "[2026-11-26 01:58:02 +0000] [5780] [INFO] Shutting down: Master",
+    ]
+    lines = restart.report_lines(journal)
+    errors = lines[:lines.index("--- last lines ---")]
+    assert errors == journal[2:5]
+
+
+def test_report_lines_keep_the_innermost_frames_of_an_apps_traceback() -> None:
+    journal = ["Traceback (most recent call last):"] + ["  frame %d" % n for n in range(30)] + [
+        "ModuleNotFoundError: No module named 'module_that_does_not_exist'"]
+    lines = restart.report_lines(journal)
+    assert lines[:lines.index("--- last lines ---")] == [journal[0]] + ["  frame %d" % n for n in range(25, 30)] + [journal[-1]]
