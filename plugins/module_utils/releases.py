@@ -165,8 +165,8 @@ def own_by_root(path: str) -> None:
 
 def build(path: str, installer: str, python: str, packages: Sequence[str], uv: str = "",
           requirements_file: str = "", extra_args: Sequence[str] = (), environment: Optional[Dict[str, str]] = None,
-          venv_files: Sequence[str] = (), metadata: Optional[Dict[str, Any]] = None, runner: Runner = run) -> List[str]:
-    """Build PATH/venv for the code in PATH/app, install VENV_FILES into it, and write release.json last.
+          venv_files: Optional[Dict[str, str]] = None, metadata: Optional[Dict[str, Any]] = None, runner: Runner = run) -> List[str]:
+    """Build PATH/venv for the code in PATH/app, write VENV_FILES (name: text) into it, and write release.json last.
 
     Returns the steps done. On failure removes PATH (a half-built release
     must not be mistaken for a built one) and raises ReleaseError.
@@ -193,10 +193,11 @@ def build(path: str, installer: str, python: str, packages: Sequence[str], uv: s
         purelib = _step(runner, what, [os.path.join(venv, "bin", "python"), "-c",
                                        "import sysconfig; print(sysconfig.get_paths()['purelib'])"], {}).strip()
         installed = []
-        for source in venv_files:
-            target = os.path.join(purelib, os.path.basename(source))
-            shutil.copyfile(source, target)
-            os.chmod(target, 0o644)
+        for name, text in sorted((venv_files or {}).items()):
+            if os.path.basename(name) != name or not name.endswith(".py"):
+                raise ReleaseError("%s failed: %r is not a module file name" % (what, name))
+            target = os.path.join(purelib, name)
+            _write_atomically(target, text, 0o644)
             installed.append(target)
         steps.append("venv files")
         # The app user cannot write __pycache__: compile now.

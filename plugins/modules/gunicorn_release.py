@@ -79,10 +79,11 @@ options:
     type: dict
     default: {}
   venv_files:
-    description: With C(state=built), files on the host copied into the venv's site-packages (then compiled).
-    type: list
-    elements: path
-    default: []
+    description:
+      - With C(state=built), Python modules written into the venv's site-packages (then compiled), as file name and text,
+        for example the role's C(fasterapi_deploy_hooks.py). They travel with the module's arguments, in its one round trip.
+    type: dict
+    default: {}
   metadata:
     description: With C(state=built), what C(release.json) records.
     type: dict
@@ -193,7 +194,7 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
                 path, params["installer"], params["python"], params["packages"], uv=params["uv"] or "",
                 requirements_file=params["requirements_file"] or "", extra_args=params["extra_args"],
                 environment={str(k): str(v) for k, v in params["environment"].items()},
-                venv_files=params["venv_files"], metadata=params["metadata"])
+                venv_files={str(k): str(v) for k, v in params["venv_files"].items()}, metadata=params["metadata"])
         except releases.ReleaseError as err:
             module.fail_json(msg="Release %s was not built: %s." % (name, err), output=err.output[-4000:], step=str(err))
         return _result(base, changed=True, steps=steps)
@@ -234,7 +235,7 @@ def main() -> None:
             "requirements_file": {"type": "path"},
             "extra_args": {"type": "list", "elements": "str", "default": []},
             "environment": {"type": "dict", "default": {}, "no_log": True},
-            "venv_files": {"type": "list", "elements": "path", "default": []},
+            "venv_files": {"type": "dict", "default": {}},
             "metadata": {"type": "dict", "default": {}},
         },
         supports_check_mode=True,

@@ -99,10 +99,13 @@ def measure(label: str, tree: Path, work: Path, image: str, rounds: int) -> dict
     try:
         print(f"{label}: first site run (not timed): {play(tree, 'site', inventory):.1f} s", flush=True)
         times: dict[str, list[float]] = {kind: [] for kind in KINDS}
+        version = (app / "VERSION").read_text()
         for number in range(1, rounds + 1):
             times["site"].append(play(tree, "site", inventory))
             (app / "VERSION").write_text(f"2.0.{number}\n")
             times["deploy"].append(play(tree, "deploy", inventory, "--extra-vars", f"gunicorn_app_version=2.0.{number}"))
+            # Back to the code site deployed: after the rollback, the next site run is unchanged.
+            (app / "VERSION").write_text(version)
             times["rollback"].append(play(tree, "rollback", inventory))
             print(f"{label}: round {number}: " + ", ".join(f"{kind} {times[kind][-1]:.1f} s" for kind in KINDS), flush=True)
         return times

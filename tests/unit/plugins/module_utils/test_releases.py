@@ -149,7 +149,8 @@ def test_build_with_uv_in_order_and_release_json_last(tmp_path: Path) -> None:
     tool.write_text("X = 1\n")
     runner = Recorder(purelib)
     steps = releases.build(str(rel), "uv", "python3", ["gunicorn==27.0.1"], uv="/uv", requirements_file=str(rel / "app" / "requirements.txt"),
-                           extra_args=["--no-cache"], venv_files=[str(tool)], metadata={"name": "1.0.0-aaaa"}, runner=runner)
+                           extra_args=["--no-cache"], venv_files={tool.name: tool.read_text()}, metadata={"name": "1.0.0-aaaa"},
+                           runner=runner)
     assert steps == ["venv", "venv files", "bytecode", "release.json"]
     assert runner.calls[0] == ["/uv", "venv", "--quiet", "--python", "python3", f"{rel}/venv"]
     assert runner.calls[1] == ["/uv", "pip", "install", "--python", f"{rel}/venv/bin/python", "--compile-bytecode", "--no-cache",
@@ -187,9 +188,18 @@ def test_a_real_pip_build(tmp_path: Path) -> None:
     (rel / "app" / "main.py").write_text("app = None\n")
     tool = tmp_path / "fasterapi_deploy_hooks.py"
     tool.write_text("HOOKS = True\n")
-    releases.build(str(rel), "pip", sys.executable, [], extra_args=["--no-index"], venv_files=[str(tool)], metadata={"v": 1})
+    releases.build(str(rel), "pip", sys.executable, [], extra_args=["--no-index"], venv_files={tool.name: tool.read_text()}, metadata={"v": 1})
     out = subprocess.run([f"{rel}/venv/bin/python", "-c", "import fasterapi_deploy_hooks; print(fasterapi_deploy_hooks.HOOKS)"],
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == "True"
     assert list((rel / "app" / "__pycache__").glob("main.*.pyc"))
     assert (rel / "release.json").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to root needs root")
+def test_a_venv_file_name_that_is_a_path_is_refused(tmp_path: Path) -> None:
+    rel = _release(tmp_path)
+    (tmp_path / "purelib").mkdir()
+    with pytest.raises(releases.ReleaseError, match="'../x.py' is not a module file name"):
+        releases.build(str(rel), "pip", "python3", ["gunicorn"], venv_files={"../x.py": ""}, runner=Recorder(tmp_path / "purelib"))
+    assert not rel.exists()
