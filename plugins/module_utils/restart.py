@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 from typing import Dict, List, Optional, Sequence
 
-KINDS = ("", "rolling", "full")
 # An access log line ("GET /x HTTP/1.1" 200 ...): left out of failure reports.
 _ACCESS_LINE = re.compile(r'HTTP/[0-9.]+"? [0-9]{3}( |$)')
 _ERROR_LINE = re.compile(r"\[(ERROR|CRITICAL)\]")
