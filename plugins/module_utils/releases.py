@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+import tarfile
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 RELEASE_JSON = "release.json"
@@ -43,6 +44,13 @@ def built_releases(releases: str) -> List[str]:
             if os.path.isfile(marker):
                 built.append((os.stat(marker).st_mtime, name))
     return [name for _mtime, name in sorted(built, reverse=True)]
+
+
+def unfinished_releases(releases: str) -> List[str]:
+    """Directories under RELEASES without release.json (interrupted builds), sorted."""
+    if not os.path.isdir(releases):
+        return []
+    return sorted(name for name in os.listdir(releases) if not os.path.isfile(os.path.join(releases, name, RELEASE_JSON)))
 
 
 def read_state(base: str) -> Dict[str, Any]:
@@ -118,6 +126,11 @@ def prune(base: str, keep: int) -> List[str]:
     return removed
 
 
+def remove(path: str) -> None:
+    """Remove the release directory PATH, as far as it exists."""
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def prepare(path: str) -> None:
     """An empty release directory with an empty app/ (anything left there by an interrupted build goes)."""
     if os.path.lexists(path):
@@ -125,6 +138,39 @@ def prepare(path: str) -> None:
     os.makedirs(os.path.join(path, "app"), mode=0o755)
     os.chmod(path, 0o755)
     os.chmod(os.path.join(path, "app"), 0o755)
+
+
+def _safe_member(member: "tarfile.TarInfo", dest: str) -> bool:
+    """Whether MEMBER stays inside DEST: a relative name without "..", a plain file, directory or link (a
+    symlink's target may point anywhere, as the code's own links do; a hard link must stay inside)."""
+    parts = member.name.split("/")
+    if member.name.startswith("/") or ".." in parts:
+        return False
+    if member.islnk():
+        target = os.path.normpath(os.path.join(dest, member.linkname))
+        return not member.linkname.startswith("/") and target.startswith(os.path.join(dest, ""))
+    return member.isfile() or member.isdir() or member.issym()
+
+
+def unpack(archive: str, dest: str) -> int:
+    """Unpack the tar ARCHIVE (gzipped or not) into the directory DEST; return the number of members.
+
+    Refuses (ReleaseError) an archive with a member that would land outside
+    DEST or is a device or fifo, before anything is written.
+    """
+    dest = os.path.abspath(dest)
+    try:
+        with tarfile.open(archive) as packed:
+            members = packed.getmembers()
+            bad = [member.name for member in members if not _safe_member(member, dest)]
+            if bad:
+                raise ReleaseError("unpacking the code failed: %s would land outside the release or is no plain file"
+                                   % ", ".join(bad[:5]))
+            for member in members:
+                packed.extract(member, dest, set_attrs=not member.issym())
+    except (tarfile.TarError, OSError) as err:
+        raise ReleaseError("unpacking the code failed: %s" % err) from err
+    return len(members)
 
 
 Runner = Callable[[Sequence[str], Dict[str, str]], "subprocess.CompletedProcess[str]"]

@@ -15,6 +15,8 @@ description:
   - C(state=prepared) starts release O(name) as an empty C(app/) directory (removing anything an interrupted build left).
   - C(state=built) builds the venv for the code in C(releases/<name>/app) with uv or pip, installs O(venv_files) into it,
     compiles the code, and writes C(release.json) last. A failed build removes the release directory and names the step.
+    With O(src) (a directory on the controller) or O(code_archive), the release starts empty and the code is unpacked into
+    C(app/) first, in the same round trip.
   - C(state=current) points C(current) at release O(name) and C(previous) at the release it replaces (or O(previous)),
     each by an atomic rename, writing O(restart_marker) first.
   - C(state=pruned) removes the releases beyond the O(keep) newest built ones; never those C(current) or C(previous) point to.
@@ -47,6 +49,17 @@ options:
     description: With C(state=pruned), how many of the newest built releases to keep.
     type: int
     default: 5
+  src:
+    description:
+      - With C(state=built), a directory on the controller holding the app's code. The action plugin packs it (the files
+        the fasterapi.deploy.tree_digest lookup digests, so no bytecode nor version-control directories), sends the
+        tarball and passes it on as O(code_archive).
+    type: path
+  code_archive:
+    description:
+      - With C(state=built), a tar archive on the host unpacked into C(releases/<name>/app) of an empty release (anything an
+        interrupted build left goes first). A member that would land outside it, or a device, is refused.
+    type: path
   installer:
     description: With C(state=built), what builds the venv.
     type: str
@@ -112,6 +125,15 @@ EXAMPLES = r"""
     requirements_file: /opt/shop/releases/1.4.2-0123456789ab/app/requirements.txt
     metadata: {version: 1.4.2}
 
+- name: Build release 1.4.3-0123456789ab from a directory on the controller (sent in the same round trip)
+  fasterapi.deploy.gunicorn_release:
+    base_dir: /opt/shop
+    name: 1.4.3-0123456789ab
+    state: built
+    src: /home/me/shop
+    uv: /usr/local/lib/fasterapi-deploy/uv-0.9.5/bin/uv
+    packages: [gunicorn==27.0.1, "uvicorn[standard]==0.54.0", uvicorn-worker==0.4.0]
+
 - name: Go live with it
   fasterapi.deploy.gunicorn_release:
     base_dir: /opt/shop
@@ -152,7 +174,7 @@ steps:
   returned: when state is built
   type: list
   elements: str
-  sample: [venv, venv files, bytecode, release.json]
+  sample: [code, venv, venv files, bytecode, release.json]
 """
 
 import os  # noqa: E402  pylint: disable=wrong-import-position
@@ -187,10 +209,21 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
     if state == "built":
         if params["installer"] == "uv" and not params["uv"]:
             module.fail_json(msg="uv is required with installer=uv")
+        if params["src"]:
+            module.fail_json(msg="src is a directory on the controller: the action plugin sends it (run the module as a task)")
         if module.check_mode:
             return _result(base, changed=True, steps=[])
+        steps = []
+        if params["code_archive"]:
+            try:
+                releases.prepare(path)
+                releases.unpack(params["code_archive"], os.path.join(path, "app"))
+            except (releases.ReleaseError, OSError) as err:
+                releases.remove(path)
+                module.fail_json(msg="Release %s was not built: %s." % (name, err), step="code")
+            steps.append("code")
         try:
-            steps = releases.build(
+            steps += releases.build(
                 path, params["installer"], params["python"], params["packages"], uv=params["uv"] or "",
                 requirements_file=params["requirements_file"] or "", extra_args=params["extra_args"],
                 environment={str(k): str(v) for k, v in params["environment"].items()},
@@ -237,6 +270,8 @@ def main() -> None:
             "environment": {"type": "dict", "default": {}, "no_log": True},
             "venv_files": {"type": "dict", "default": {}},
             "metadata": {"type": "dict", "default": {}},
+            "src": {"type": "path"},
+            "code_archive": {"type": "path"},
         },
         supports_check_mode=True,
     )

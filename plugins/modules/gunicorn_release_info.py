@@ -63,6 +63,12 @@ built:
   type: list
   elements: str
   sample: [1.4.2-0123456789ab, 1.4.1-ba9876543210]
+unfinished:
+  description: The directories under C(releases/) without C(release.json) (builds that were interrupted), by name.
+  returned: always
+  type: list
+  elements: str
+  sample: []
 exists:
   description: For each name in O(paths), whether that path exists.
   returned: always
@@ -86,6 +92,7 @@ def main() -> None:
     )
     state = releases.read_state(module.params["base_dir"])
     module.exit_json(changed=False, current=state["current"], previous=state["previous"], built=state["built"],
+                     unfinished=releases.unfinished_releases(os.path.join(module.params["base_dir"], "releases")),
                      exists={name: os.path.exists(str(path)) for name, path in module.params["paths"].items()})
 
 

@@ -136,7 +136,12 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
     """Decide, restart, clear the marker; return the result (or fail the module)."""
     params = module.params
     unit = params["unit"]
-    before = restart.parse_show(_run(["systemctl", "show", unit, "--property=ActiveState,LoadState,UnitFileState,MainPID"]).stdout)
+    before = restart.parse_show(_run(["systemctl", "show", unit,
+                                      "--property=ActiveState,LoadState,UnitFileState,MainPID,NeedDaemonReload"]).stdout)
+    # A unit file changed on disk that systemd has not loaded (a run that
+    # failed after writing it): a restart must start what the file says.
+    if before.get("NeedDaemonReload") == "yes" and not module.check_mode:
+        _run(["systemctl", "daemon-reload"])
     active = before.get("ActiveState", "")
     if params["running_required"] and active != "active":
         module.fail_json(msg="%s is %s: a rolling restart needs it running; start it (or apply the role) first."

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import pytest
 from ansible_collections.fasterapi.deploy.plugins.module_utils import releases
@@ -203,3 +205,52 @@ def test_a_venv_file_name_that_is_a_path_is_refused(tmp_path: Path) -> None:
     with pytest.raises(releases.ReleaseError, match="'../x.py' is not a module file name"):
         releases.build(str(rel), "pip", "python3", ["gunicorn"], venv_files={"../x.py": ""}, runner=Recorder(tmp_path / "purelib"))
     assert not rel.exists()
+
+
+def _tarball(path: Path, members: Dict[str, bytes], links: Optional[Dict[str, str]] = None,
+             hard: Optional[Dict[str, str]] = None) -> Path:
+    with tarfile.open(path, "w:gz") as out:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o600
+            out.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            out.addfile(info)
+        for name, target in (hard or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.LNKTYPE, target
+            out.addfile(info)
+    return path
+
+
+def test_unpack_puts_the_code_in_place(tmp_path: Path) -> None:
+    archive = _tarball(tmp_path / "code.tar.gz", {"main.py": b"app = 1\n", "pkg/__init__.py": b""}, links={"static": "/usr/share"})
+    app = tmp_path / "rel" / "app"
+    app.mkdir(parents=True)
+    assert releases.unpack(str(archive), str(app)) == 3
+    assert (app / "main.py").read_bytes() == b"app = 1\n" and (app / "pkg" / "__init__.py").exists()
+    assert os.readlink(app / "static") == "/usr/share"
+
+
+@pytest.mark.parametrize("members, hard", [
+    ({"../escape.py": b"x"}, {}),
+    ({"/etc/cron.d/x": b"x"}, {}),
+    ({"a/../../escape.py": b"x"}, {}),
+    ({}, {"passwd": "../../etc/passwd"}),
+])
+def test_unpack_refuses_a_member_outside_the_release_before_writing(
+        tmp_path: Path, members: Dict[str, bytes], hard: Dict[str, str]) -> None:
+    archive = _tarball(tmp_path / "bad.tar.gz", dict({"ok.py": b"x"}, **members), hard=hard)
+    app = tmp_path / "rel" / "app"
+    app.mkdir(parents=True)
+    with pytest.raises(releases.ReleaseError, match="would land outside the release"):
+        releases.unpack(str(archive), str(app))
+    assert list(app.iterdir()) == [] and not (tmp_path / "escape.py").exists()
+
+
+def test_unpack_of_a_broken_archive_is_a_release_error(tmp_path: Path) -> None:
+    (tmp_path / "broken.tar.gz").write_bytes(b"not a tarball")
+    with pytest.raises(releases.ReleaseError, match="unpacking the code failed"):
+        releases.unpack(str(tmp_path / "broken.tar.gz"), str(tmp_path))

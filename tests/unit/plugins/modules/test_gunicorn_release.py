@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tarfile
 from pathlib import Path
 from typing import Any, Dict
 
@@ -33,6 +34,9 @@ def test_info(capsys: pytest.CaptureFixture[str], base: Path) -> None:
     assert (out["changed"], out["current"], out["previous"]) == (False, "1.0.2-bbbb", "")
     assert out["built"] == ["1.0.3-cccc", "1.0.2-bbbb", "1.0.1-aaaa"]
     assert out["exists"] == {"config": True, "uv": False}
+    assert out["unfinished"] == []
+    (base / "releases" / "1.0.4-dddd" / "app").mkdir(parents=True)
+    assert run(capsys, gunicorn_release_info, base_dir=str(base))["unfinished"] == ["1.0.4-dddd"]
 
 
 def test_current_in_check_mode_shows_the_diff_and_changes_nothing(capsys: pytest.CaptureFixture[str], base: Path) -> None:
@@ -87,3 +91,21 @@ def test_a_failed_build_names_the_step_and_removes_the_release(capsys: pytest.Ca
     assert out["msg"].startswith("Release 2.0.0-dddd was not built: installing its dependencies with pip failed")
     assert "secret" not in json.dumps(out)
     assert not (base / "releases" / "2.0.0-dddd").exists()
+
+
+def test_a_code_archive_starts_an_empty_release_and_a_bad_one_leaves_none(capsys: pytest.CaptureFixture[str], base: Path) -> None:
+    release = base / "releases" / "2.0.0-eeee"
+    (release / "app").mkdir(parents=True)
+    (release / "app" / "left-from-an-interrupted-build.py").write_text("")
+    bad = base / "bad.tar"
+    with tarfile.open(bad, "w") as out:
+        info = tarfile.TarInfo("../../escape.py")
+        out.addfile(info)
+    out = run(capsys, base_dir=str(base), state="built", name="2.0.0-eeee", installer="pip", code_archive=str(bad))
+    assert out["failed"] and out["step"] == "code" and "would land outside the release" in out["msg"]
+    assert not release.exists() and out["msg"].startswith("Release 2.0.0-eeee was not built: ")
+
+
+def test_src_is_for_the_action_plugin(capsys: pytest.CaptureFixture[str], base: Path) -> None:
+    out = run(capsys, base_dir=str(base), state="built", name="2.0.0-eeee", installer="pip", src="/home/me/app")
+    assert out["failed"] and "the action plugin sends it" in out["msg"]

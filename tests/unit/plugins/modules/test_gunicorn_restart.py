@@ -17,15 +17,15 @@ HANDOVER = ["/opt/shop/current/venv/bin/python", "-m", "fasterapi_handover", "--
 class Host:
     """systemctl, journalctl and fasterapi_handover as the module sees them; records what was run."""
 
-    def __init__(self, active: str = "active", handover_rc: int = 0, restart_rc: int = 0) -> None:
-        self.active, self.handover_rc, self.restart_rc = active, handover_rc, restart_rc
+    def __init__(self, active: str = "active", handover_rc: int = 0, restart_rc: int = 0, need_reload: str = "no") -> None:
+        self.active, self.handover_rc, self.restart_rc, self.need_reload = active, handover_rc, restart_rc, need_reload
         self.ran: List[List[str]] = []
 
     def __call__(self, argv: List[str]) -> "subprocess.CompletedProcess[str]":
         self.ran.append(argv)
         out, rc = "", 0
         if argv[:2] == ["systemctl", "show"]:
-            out = f"ActiveState={self.active}\nLoadState=loaded\nUnitFileState=enabled\nMainPID=812\n"
+            out = f"ActiveState={self.active}\nLoadState=loaded\nUnitFileState=enabled\nMainPID=812\nNeedDaemonReload={self.need_reload}\n"
         elif argv[:2] == ["systemctl", "restart"]:
             rc = self.restart_rc
         elif argv[0] == "journalctl" and "--show-cursor" in argv:
@@ -114,3 +114,14 @@ def test_running_required_refuses_a_stopped_unit(capsys: pytest.CaptureFixture[s
     out = run(capsys, monkeypatch, host, marker=str(tmp_path / "marker"), force="rolling", running_required=True)
     assert out["failed"] and out["msg"].startswith("shop.service is inactive: a rolling restart needs it running")
     assert [argv[:2] for argv in host.ran] == [["systemctl", "show"]]
+
+
+@pytest.mark.parametrize("need_reload, check_mode, reloads", [("yes", False, True), ("no", False, False), ("yes", True, False)])
+def test_a_unit_changed_on_disk_is_reloaded_before_the_restart(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        need_reload: str, check_mode: bool, reloads: bool) -> None:
+    host = Host(need_reload=need_reload)
+    run(capsys, monkeypatch, host, marker=str(tmp_path / "marker"), force="full", _ansible_check_mode=check_mode)
+    assert (["systemctl", "daemon-reload"] in host.ran) == reloads
+    if reloads:
+        assert host.ran.index(["systemctl", "daemon-reload"]) < host.ran.index(["systemctl", "restart", "shop.service"])

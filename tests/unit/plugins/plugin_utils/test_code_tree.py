@@ -1,15 +1,14 @@
-"""The release name's digest: same tree, same digest; any real change, a new one."""
+"""The code tree: the release name's digest (same tree, same digest; any real change, a new one) and its tarball."""
 
 from __future__ import annotations
 
 import shutil
+import tarfile
 from pathlib import Path
 
 import pytest
-
-from _load import load_module
-
-tree_digest = load_module("plugins/lookup/tree_digest.py", "tree_digest").tree_digest
+from ansible_collections.fasterapi.deploy.plugins.plugin_utils.code_tree import digest as tree_digest
+from ansible_collections.fasterapi.deploy.plugins.plugin_utils.code_tree import pack
 
 
 @pytest.fixture()
@@ -65,3 +64,23 @@ def test_symlinks_count_by_target_and_directory_links_are_not_followed(app: Path
 def test_a_missing_directory_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(NotADirectoryError):
         tree_digest(tmp_path / "nope")
+
+
+def test_the_tarball_holds_what_the_digest_covers(app: Path, tmp_path: Path) -> None:
+    (app / "__pycache__").mkdir()
+    (app / "__pycache__" / "main.cpython-311.pyc").write_bytes(b"\0")
+    (app / ".git").mkdir()
+    (app / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (app / "empty").mkdir()
+    (app / "run.sh").write_text("#!/bin/sh\n")
+    (app / "run.sh").chmod(0o755)
+    (app / "static").symlink_to("pkg")
+    tarball = tmp_path / "code.tar.gz"
+    assert pack(app, tarball) == 5
+    with tarfile.open(tarball) as packed:
+        names = {member.name: member for member in packed.getmembers()}
+        assert sorted(names) == ["empty", "main.py", "pkg", "pkg/__init__.py", "requirements.txt", "run.sh", "static"]
+        assert names["run.sh"].mode & 0o111 and names["static"].issym() and names["static"].linkname == "pkg"
+        unpacked = tmp_path / "unpacked"
+        packed.extractall(unpacked)  # trusted: made just above
+    assert tree_digest(unpacked) == tree_digest(app)
