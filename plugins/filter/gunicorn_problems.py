@@ -162,6 +162,8 @@ _RESERVED_ENV = {
     "LISTEN_FDNAMES": "systemd sets it",
     "FASTERAPI_WORKER_DRAIN_SECONDS": "the role sets it from gunicorn_worker_drain_seconds",
     "FASTERAPI_WORKER_READY_DIR": "the role's workers mark themselves ready there",
+    "FASTERAPI_WORKER_MAX_MEMORY_MB": "gunicorn.conf.py sets it from gunicorn_worker_max_memory_mb",
+    "FASTERAPI_WORKER_MAX_AGE_SECONDS": "gunicorn.conf.py sets it from gunicorn_worker_max_age",
     "FASTERAPI_RELEASE": "the role sets it for the release commands",
     "FASTERAPI_PREVIOUS_RELEASE": "the role sets it for the release commands",
 }
@@ -524,17 +526,19 @@ class _Checker:
         self.number("gunicorn_systemd_restart_sec", "0 or more seconds", 0)
         self.number("gunicorn_health_timeout", "seconds above 0", 0, above=True)
         self.number("gunicorn_rolling_timeout", "seconds above 0", 0, above=True)
-        self.number("gunicorn_worker_drain_seconds", "seconds from 0 to 10", 0, 10, whole=False)
+        self.number("gunicorn_worker_drain_seconds", "seconds from 0 to 3600", 0, 3600, whole=False)
+        self.number("gunicorn_worker_max_memory_mb", "MiB, 0 (off) or more", 0)
+        self.number("gunicorn_worker_max_age", "seconds, 0 (off) or more", 0)
         graceful = _as_int(self.get("gunicorn_graceful_timeout", 30))
         stop = self.get("gunicorn_systemd_timeout_stop_sec", None if graceful is None else graceful + 15)
         if graceful is not None and graceful > 0 and (_as_int(stop) is None or (_as_int(stop) or 0) <= graceful):
             self.add("gunicorn_systemd_timeout_stop_sec", stop,
                      f"expected more seconds than gunicorn_graceful_timeout={graceful} (or systemd SIGKILLs requests still in "
                      "flight on a stop)")
-        drain = _as_float(self.get("gunicorn_worker_drain_seconds", 0.3))
-        if graceful is not None and graceful > 0 and drain is not None and 0 <= drain <= 10 and drain >= graceful:
+        drain = _as_float(self.get("gunicorn_worker_drain_seconds", 10))
+        if graceful is not None and graceful > 0 and drain is not None and 0 <= drain <= 3600 and drain >= graceful:
             self.add("gunicorn_worker_drain_seconds", self.get("gunicorn_worker_drain_seconds"),
-                     f"expected less than gunicorn_graceful_timeout={graceful} (the drain pause is part of a worker's graceful stop)")
+                     f"expected less than gunicorn_graceful_timeout={graceful} (draining is part of a worker's graceful stop)")
         path = self.get("gunicorn_health_path", "/")
         if not isinstance(path, str) or not re.match(r"^/\S*$", path):
             self.add("gunicorn_health_path", path, "expected a URL path starting with /, without spaces")

@@ -178,9 +178,12 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
     result["handover"] = said
     if done.returncode != 0:
         reason = said.get("msg") or done.stderr.strip() or "exit status %d" % done.returncode
-        lines = restart.report_lines(_journal(unit, cursor))
-        result["msg"] = ("Rolling restart of %s failed: %s. The old master still serves. Its error lines since the USR2:\n%s"
-                         % (unit, reason, "\n".join(lines)))
+        # The new generation's own copy of its stderr (which journald's rate
+        # limit cannot drop), else the journal since the USR2.
+        captured = [str(line) for line in said.get("output") or []]
+        lines = restart.report_lines(captured or _journal(unit, cursor))
+        result["msg"] = ("Rolling restart of %s failed: %s. The old master still serves. The new generation's error lines%s:\n%s"
+                         % (unit, reason, "" if captured else " (from the journal since the USR2)", "\n".join(lines)))
         module.fail_json(**result)
     _clear(params["marker"])
     result["msg"] = "%s: %s" % (unit, restart.rolling_summary(said))

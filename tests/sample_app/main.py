@@ -127,9 +127,20 @@ async def _resolve(send: Send, query: dict[str, str]) -> None:
     await _respond(send, 200, _outcome(error), b"application/json")
 
 
+_LEAKED: list[bytes] = []
+
+
+async def _leak(send: Send, query: dict[str, str]) -> None:
+    """Keep MiB more memory for good, as a leaking app would; answer with this worker's pid and the total kept."""
+    mib = min(max(int(query.get("mib", "10")), 0), 1024)
+    _LEAKED.append(b"x" * (mib * 1048576))  # filled, so resident at once
+    body = json.dumps({"pid": os.getpid(), "leaked_mib": sum(len(chunk) for chunk in _LEAKED) // 1048576}).encode()
+    await _respond(send, 200, body, b"application/json")
+
+
 _PROBES: dict[str, Callable[[Send, dict[str, str]], Awaitable[None]]] = {
     "/raise": _raise, "/hang": _hang, "/connect": _connect, "/write": _write,
-    "/resolve": _resolve}
+    "/resolve": _resolve, "/leak": _leak}
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:

@@ -185,3 +185,40 @@ def test_a_worker_class_from_the_apps_code(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, hooks.__file__, "check-worker-class", "myworkers.Other", str(tmp_path)],
                          capture_output=True, text=True, check=False)
     assert out.returncode == 1 and "has no attribute 'Other'" in out.stderr
+
+
+def test_capture_path_only_in_a_master_a_rolling_restart_started() -> None:
+    environ = {"FASTERAPI_WORKER_READY_DIR": "/run/shop/ready"}
+    assert hooks.capture_path(environ, pid=42) == ""  # started by systemd
+    environ["GUNICORN_PID"] = "7"  # re-executed by the old master 7 (USR2)
+    assert hooks.capture_path(environ, pid=42) == "/run/shop/startup-42.log"
+    assert hooks.capture_path({"GUNICORN_PID": "7"}, pid=42) == ""
+
+
+def test_the_capture_copies_stderr_for_a_while_and_up_to_a_limit(tmp_path: Path) -> None:
+    import io
+    stream = io.StringIO()
+    path = tmp_path / "startup-42.log"
+    capture = hooks.StartupCapture(stream, str(path), seconds=60, limit=40)
+    capture.write("[ERROR] Exception in worker process\n")
+    capture.write("Traceback (most recent call last): long enough to pass the limit\n")
+    capture.write("not copied any more\n")
+    assert stream.getvalue().count("\n") == 3  # stderr itself gets everything
+    assert path.read_text() == "[ERROR] Exception in worker process\nTrac"
+    assert capture.getvalue() == stream.getvalue()  # anything else goes to the real stream
+    late = hooks.StartupCapture(io.StringIO(), str(tmp_path / "late.log"), seconds=0)
+    time.sleep(0.01)
+    late.write("after the window\n")
+    assert (tmp_path / "late.log").read_text() == ""
+
+
+def test_a_re_executed_master_copies_its_stderr_from_the_config_import(tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    hooks_dir = Path(hooks.__file__).parent
+    code = ("import sys; sys.path.insert(0, %r); import fasterapi_deploy_hooks, os; "
+            "print('boom in the new master', file=sys.stderr); print(os.getpid())") % str(hooks_dir)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env=dict(os.environ, GUNICORN_PID="1", FASTERAPI_WORKER_READY_DIR=str(ready)))
+    assert done.stderr == "boom in the new master\n"
+    assert (tmp_path / f"startup-{done.stdout.strip()}.log").read_text() == "boom in the new master\n"

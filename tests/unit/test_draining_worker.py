@@ -12,7 +12,7 @@ from uvicorn.config import Config
 worker = load_module("roles/gunicorn/files/venv/fasterapi_deploy_worker.py", "fasterapi_deploy_worker")
 
 
-@pytest.mark.parametrize(("value", "expected"), [(None, 0.3), ("0", 0.0), ("1.5", 1.5), ("99", 10.0), ("-1", 0.0), ("x", 0.3)])
+@pytest.mark.parametrize(("value", "expected"), [(None, 30.0), ("0", 0.0), ("1.5", 1.5), ("9999", 3600.0), ("-1", 0.0), ("x", 30.0)])
 def test_drain_seconds(monkeypatch: pytest.MonkeyPatch, value: str | None, expected: float) -> None:
     if value is None:
         monkeypatch.delenv("FASTERAPI_WORKER_DRAIN_SECONDS", raising=False)
@@ -61,23 +61,92 @@ def test_worker_classes_keep_uvicorns_loop_and_parser_choices() -> None:
     assert hasattr(UvicornWorker, "_serve") and hasattr(UvicornWorker, "_install_sigquit_handler")
 
 
-def test_shutdown_pauses_only_with_open_connections(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FASTERAPI_WORKER_DRAIN_SECONDS", "0.2")
+class Connection:
+    """An HTTP protocol as the server holds it: cycle None until its first request arrives."""
+
+    def __init__(self, cycle: Any) -> None:
+        self.cycle = cycle
+
+
+class Answered:
+    response_complete = True
+
+
+def _shutdown_time(monkeypatch: pytest.MonkeyPatch, connections: list[Any], bound: str,
+                   first_request_after: float | None = None) -> tuple[float, Any]:
+    monkeypatch.setenv("FASTERAPI_WORKER_DRAIN_SECONDS", bound)
     server = worker.DrainingServer(Config(app=lambda *a: None, lifespan="off"))
 
-    async def scenario(connections: int) -> float:
-        server.server_state.connections = {object() for _conn in range(connections)}
+    async def noop(sockets: Any = None) -> None:
+        return None
+
+    monkeypatch.setattr(worker.Server, "shutdown", lambda self, sockets=None: noop())
+
+    async def scenario() -> float:
+        server.server_state.connections = set(connections)
         server.servers = []
         loop = asyncio.get_running_loop()
+        if first_request_after is not None:
+            # The starved client's request arrives late; the worker answers it and the connection closes.
+            loop.call_later(first_request_after, lambda: [setattr(c, "cycle", Answered()) for c in connections])
         started = loop.time()
-
-        async def noop(sockets: Any = None) -> None:
-            return None
-
-        monkeypatch.setattr(worker.Server, "shutdown", lambda self, sockets=None: noop())
         await server.shutdown()
         return loop.time() - started
 
-    assert asyncio.run(scenario(0)) < 0.1
-    assert asyncio.run(scenario(2)) >= 0.19
-    assert server.draining is True
+    return asyncio.run(scenario()), server
+
+
+def test_shutdown_closes_answered_idle_connections_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    elapsed, server = _shutdown_time(monkeypatch, [Connection(Answered()), Connection(Answered()), object()], "5")
+    assert elapsed < 0.1 and server.draining is True
+
+
+def test_shutdown_waits_for_the_first_request_of_a_connection_however_late(monkeypatch: pytest.MonkeyPatch) -> None:
+    elapsed, _server = _shutdown_time(monkeypatch, [Connection(None), Connection(Answered())], "5", first_request_after=0.8)
+    assert 0.75 <= elapsed < 1.5  # no fixed pause: as long as the request takes to arrive
+
+
+def test_shutdown_waits_at_most_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    elapsed, _server = _shutdown_time(monkeypatch, [Connection(None)], "0.3")
+    assert 0.29 <= elapsed < 0.6
+    elapsed, _server = _shutdown_time(monkeypatch, [Connection(None)], "0")
+    assert elapsed < 0.05
+
+
+def test_the_recycler_by_memory_and_by_age() -> None:
+    used = [100.0]
+    recycler = worker.Recycler(max_mib=512, max_age=0, started=0.0, memory=lambda: used[0])
+    assert recycler.reason(now=10**6) == ""
+    used[0] = 600.0
+    assert recycler.reason(now=1.0) == "resident memory 600 MiB is over the limit of 512 MiB"
+    aged = worker.Recycler(max_mib=0, max_age=100, started=50.0, jitter=0.05)
+    assert aged.reason(now=154.0) == "" and aged.reason(now=155.0) == "it reached its maximum age"
+
+
+def test_the_age_jitter_is_up_to_a_tenth() -> None:
+    deadlines = {worker.Recycler(0, 1000, 0.0).deadline for _attempt in range(50)}
+    assert len(deadlines) > 1 and all(1000 <= deadline <= 1100 for deadline in deadlines)
+
+
+@pytest.mark.parametrize(("memory", "age", "on"), [(None, None, False), ("0", "0", False), ("512", None, True), (None, "3600", True)])
+def test_the_recycler_is_on_only_when_asked(monkeypatch: pytest.MonkeyPatch, memory: str | None, age: str | None, on: bool) -> None:
+    for name, value in (("FASTERAPI_WORKER_MAX_MEMORY_MB", memory), ("FASTERAPI_WORKER_MAX_AGE_SECONDS", age)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    assert (worker.Recycler.from_environment() is not None) == on
+
+
+def test_resident_memory_of_this_process() -> None:
+    assert 1 < worker.resident_mib() < 100000
+
+
+def test_the_server_recycles_on_a_tick(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = worker.DrainingServer(Config(app=lambda *a: None, lifespan="off"))
+    server.recycler = worker.Recycler(max_mib=1, max_age=0, started=0.0, memory=lambda: 2.0)
+
+    async def ticks() -> tuple[bool, bool]:
+        return await server.on_tick(1), await server.on_tick(10)
+
+    assert asyncio.run(ticks()) == (False, True)  # checked once a second (every 10th tick)

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 from _load import load_module
@@ -89,10 +89,10 @@ def test_healthy_over_a_unix_socket(tmp_path: Path) -> None:
         server.shutdown()
 
 
-def _settings(pidfile: str = "/nonexistent", timeout: float = 60.0) -> object:
+def _settings(pidfile: str = "/nonexistent", timeout: float = 60.0, capture_dir: str = "") -> object:
     return handover.Settings(config="/etc/x/gunicorn.conf.py", workers=1, pidfile=pidfile, graceful_timeout=1.0,
                              worker_class="sync", health_url="http://127.0.0.1:1/", health_unix_socket=None,
-                             health_status=[200], rolling_timeout=timeout, ready_dir="")
+                             health_status=[200], rolling_timeout=timeout, ready_dir="", capture_dir=capture_dir)
 
 
 def test_not_running_unit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,8 +115,19 @@ def test_a_new_generation_that_never_gets_ready_is_given_up_cleanly(
         monkeypatch.setattr(handover, "systemd_show", lambda unit: {"ActiveState": "active", "MainPID": str(old.pid)})
         monkeypatch.setattr(handover, "healthy", lambda *a, **k: (True, "HTTP 200"))
         time.sleep(0.2)  # let the child install its USR2 handler
-        with pytest.raises(handover.HandoverError, match="did not become ready"):
-            handover.handover("x.service", _settings(str(pidfile), timeout=0.5))
+        # What the new master copied of its stderr (fasterapi_deploy_hooks), and a file an earlier hand-over left.
+        (tmp_path / "startup-1.log").write_text("stale line from an earlier hand-over\n")
+        real_handover = handover._handover
+
+        def new_master_writes(*args: Any, **kwargs: Any) -> Any:
+            (tmp_path / f"startup-{dead.pid}.log").write_text("[ERROR] Exception in worker process\nRuntimeError: boom\n")
+            return real_handover(*args, **kwargs)
+
+        monkeypatch.setattr(handover, "_handover", new_master_writes)
+        with pytest.raises(handover.HandoverFailed, match="did not become ready") as failed:
+            handover.handover("x.service", _settings(str(pidfile), timeout=0.5, capture_dir=str(tmp_path)))
+        assert failed.value.output == ["[ERROR] Exception in worker process", "RuntimeError: boom"]
+        assert not list(tmp_path.glob("startup-*.log"))
         assert not (tmp_path / "gunicorn.pid.2").exists()
         assert handover.parent_of(old.pid) == os.getpid()  # the old master was left alone
     finally:

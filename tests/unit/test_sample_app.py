@@ -109,3 +109,10 @@ def test_resolve_probe(monkeypatch: pytest.MonkeyPatch) -> None:
     assert json.loads(_get("/resolve", b"name=localhost")[1]) == {"ok": True, "error": None}
     failed = json.loads(_get("/resolve", b"name=no-such-host.invalid")[1])
     assert failed["ok"] is False and "Errno" in failed["error"]
+
+
+def test_leak_probe_keeps_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAMPLE_APP_PROBES", "1")
+    first = json.loads(_get("/leak", b"mib=2")[1])
+    second = json.loads(_get("/leak", b"mib=3")[1])
+    assert second["pid"] == os.getpid() and second["leaked_mib"] - first["leaked_mib"] == 3

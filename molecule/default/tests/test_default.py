@@ -143,9 +143,9 @@ def test_rendered_config_of_the_defaults(host: Any) -> None:
     assert conf["bind"] == ["127.0.0.1:8000"]
     assert conf["wsgi_app"] == "main:app" and conf["chdir"] == "/opt/fasterapi/current/app"
     assert (conf["backlog"], conf["worker_connections"]) == (2048, 1000)
-    assert (conf["max_requests"], conf["max_requests_jitter"]) == (10000, 1000)
+    assert (conf["max_requests"], conf["max_requests_jitter"]) == (0, 0)
     assert (conf["timeout"], conf["graceful_timeout"], conf["keepalive"]) == (30, 30, 5)
-    assert (conf["accesslog"], conf["errorlog"], conf["loglevel"]) == ("-", "-", "info")
+    assert (conf["accesslog"], conf["errorlog"], conf["loglevel"]) == (None, "-", "info")
     assert conf["access_log_format"] == '%(h)s "%(r)s" %(s)s %(b)s %(D)sμs'
     assert conf["proc_name"] == "fasterapi" and conf["preload_app"] is True
     assert conf["pidfile"] == "/run/fasterapi/gunicorn.pid"
@@ -154,6 +154,16 @@ def test_rendered_config_of_the_defaults(host: Any) -> None:
     assert hooks == {name: f"fasterapi_deploy_hooks.{name}" for name in hooks}
     assert (conf["fasterapi_health_path"], conf["fasterapi_health_status"]) == ("/health", [200])
     assert "Ansible managed" in host.file("/etc/fasterapi/gunicorn.conf.py").content_string
+
+
+def test_workers_recycle_by_memory_by_default(host: Any) -> None:
+    """Each worker of the defaults runs with the memory limit gunicorn.conf.py sets (and no age limit)."""
+    master = host.check_output("systemctl show -p MainPID --value fasterapi")
+    workers = host.check_output("pgrep -P %s", master).split()
+    assert workers
+    for pid in workers:
+        environ = dict(entry.split("=", 1) for entry in host.file(f"/proc/{pid}/environ").content_string.split("\0") if "=" in entry)
+        assert (environ["FASTERAPI_WORKER_MAX_MEMORY_MB"], environ["FASTERAPI_WORKER_MAX_AGE_SECONDS"]) == ("1024", "0")
 
 
 def test_rendered_config_of_the_second_app(host: Any) -> None:

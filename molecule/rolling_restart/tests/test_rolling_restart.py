@@ -1,7 +1,8 @@
 """Verify the rolling restarts done by side_effect.yml (testinfra).
 
 side_effect.yml deployed 1.0.2 to 1.0.6 under load, then two broken versions
-under load, then stopped the service; it wrote what it saw to the host.
+under load, then stopped the service, then made workers leak memory past
+their limit under load; it wrote what it saw to the host.
 """
 
 from __future__ import annotations
@@ -110,3 +111,19 @@ def test_stop_after_the_restarts_is_graceful(broken: dict[str, Any]) -> None:
 def test_start_and_restart_after_all_that_behave_as_on_a_fresh_unit(broken: dict[str, Any]) -> None:
     assert broken["restarted"]["ActiveState"] == "active" and broken["restarted"]["Result"] == "success"
     assert int(broken["restarted"]["MainPID"]) > 0
+
+
+@pytest.fixture(scope="module")
+def recycled(host: Any) -> dict[str, Any]:
+    return json.loads(host.file("/root/recycled.json").content_string)
+
+
+def test_workers_over_the_memory_limit_recycle_without_dropping_a_request(recycled: dict[str, Any]) -> None:
+    print(f"memory recycling: {len(recycled['recycles'])} recycles, load {recycled['load']['leak']['sent']} sent, "
+          f"{recycled['load']['leak']['failed_total']} failed")
+    assert recycled["recycles"], "no worker recycled by memory"
+    assert all("over the limit of 150 MiB" in line for line in recycled["recycles"])
+    assert recycled["load"]["leak"]["failed_total"] == 0, recycled["load"]["leak"]["failed"]
+    # Leaking workers are gone, replaced by fresh ones: as many as configured.
+    assert set(recycled["leaked_in"]) - set(recycled["workers_after"])
+    assert len(recycled["workers_after"]) == recycled["workers_configured"]

@@ -18,6 +18,13 @@ They make gunicorn's USR2 re-exec a rolling restart that systemd follows:
   socket in place (both use one path; gunicorn's cleanup removes the path
   whoever bound it last).
 
+Importing it in a master that a rolling restart started (USR2: gunicorn
+sets ``GUNICORN_PID``) also copies what that master and its workers write to
+stderr (gunicorn's error log, the app's tracebacks) during their first
+minutes into ``startup-<pid>.log`` beside the ready dir, where journald's
+rate limit cannot drop it: a failed hand-over shows the new generation's own
+error lines from there, however busy the journal is (``start_capture``).
+
 Run as a program, it loads a worker class the way gunicorn will, from a
 release (gunicorn --check-config does not)::
 
@@ -37,7 +44,61 @@ import fcntl
 import importlib
 import os
 import sys
-from typing import Any, Callable
+import time
+from typing import IO, Any, Callable
+
+CAPTURE_SECONDS = 300.0
+CAPTURE_BYTES = 1 << 20
+
+
+class StartupCapture:
+    """A stderr that also appends what is written to a file, for SECONDS and up to LIMIT characters (per process)."""
+
+    def __init__(self, stream: IO[str], path: str, seconds: float = CAPTURE_SECONDS, limit: int = CAPTURE_BYTES) -> None:
+        self._stream, self.path = stream, path
+        self._until, self._left = time.monotonic() + seconds, limit
+        self._file: IO[str] | None = open(path, "a", encoding="utf-8", errors="replace")  # pylint: disable=consider-using-with
+
+    def write(self, text: str) -> int:
+        written = self._stream.write(text)
+        if self._file is not None:
+            if time.monotonic() > self._until or self._left <= 0:
+                self._file.close()
+                self._file = None
+            else:
+                try:
+                    self._file.write(text[:self._left])
+                    self._file.flush()
+                except OSError:
+                    pass  # the copy is a help for the hand-over, never a reason to fail
+                self._left -= len(text)
+        return written
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def capture_path(environ: Any = None, pid: int | None = None) -> str:
+    """Where this master's startup output goes ("" for a master not started by a rolling restart)."""
+    environ = os.environ if environ is None else environ
+    ready_dir = environ.get("FASTERAPI_WORKER_READY_DIR", "")
+    if not environ.get("GUNICORN_PID") or not ready_dir:
+        return ""
+    return os.path.join(os.path.dirname(os.path.normpath(ready_dir)), "startup-%d.log" % (pid or os.getpid()))
+
+
+def start_capture() -> str:
+    """Copy this process's stderr into capture_path() for its first minutes; the path ("" when not)."""
+    path = capture_path()
+    if path and not isinstance(sys.stderr, StartupCapture):
+        try:
+            sys.stderr = StartupCapture(sys.stderr, path)
+        except OSError:
+            return ""
+    return path if isinstance(sys.stderr, StartupCapture) else ""
 
 
 def _alive(pid: int) -> bool:
@@ -196,3 +257,6 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+else:
+    # Imported by gunicorn.conf.py, before gunicorn sets up its logging.
+    start_capture()

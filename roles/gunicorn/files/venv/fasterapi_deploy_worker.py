@@ -1,21 +1,30 @@
-"""uvicorn workers for gunicorn that drop no just-accepted connection on a graceful stop.
+"""uvicorn workers for gunicorn that drop no accepted connection on a graceful stop, and recycle by memory or age.
 
 Installed into the app's virtualenv by the fasterapi.deploy.gunicorn role.
 
-uvicorn's ``Server.shutdown()`` stops accepting and at once closes every
-connection whose request it has not parsed yet, including connections it
-accepted a moment ago whose request bytes are already in the socket buffer:
-those clients get a reset or an empty reply during a rolling restart, a
-``max_requests`` recycle or a stop. These workers stop accepting first (the
-kernel's listen queue stays with the shared socket, for the other workers or
-the next generation), give the connections they hold ``DRAIN_SECONDS`` to
-deliver their request, then run uvicorn's usual shutdown, which lets
-in-flight requests finish. Every response sent during that pause carries
+Draining by state. uvicorn's ``Server.shutdown()`` stops accepting and at
+once closes every connection whose request it has not parsed yet, including
+connections it accepted a moment ago whose client has not sent its request
+yet (a client starved of CPU can take longer than any fixed pause): those
+clients get a reset or an empty reply during a rolling restart, a recycle or
+a stop. These workers stop accepting first (the kernel's listen queue stays
+with the shared socket, for the other workers or the next generation), then
+serve every connection that has not had its first request until that
+request has been read and answered, or the client closes it, bounded by
+FASTERAPI_WORKER_DRAIN_SECONDS (the role sets gunicorn's graceful_timeout;
+0 closes them at once, as uvicorn does). Connections that have been answered
+and wait idle are closed at once, by uvicorn's usual shutdown, which then
+lets in-flight requests finish. Every response sent while draining carries
 ``Connection: close``, so a keep-alive client moves to a new connection
-(served by the other workers or the next generation) instead of reusing one
-that is about to close; what remains is a client that sends on an idle
-connection at the very moment it closes. Set FASTERAPI_WORKER_DRAIN_SECONDS to change the
-pause (default 0.3 s; 0 turns it off).
+(served by the other workers or the next generation).
+
+Recycling by memory or age. With FASTERAPI_WORKER_MAX_MEMORY_MB, a worker
+whose resident memory passes that many MiB stops gracefully (as above) and
+gunicorn starts a fresh one; with FASTERAPI_WORKER_MAX_AGE_SECONDS, a worker
+does the same after that many seconds, plus up to a tenth more at random so
+that workers started together do not stop together. Checked once a second;
+0 or unset turns each off. Unlike ``max_requests``, this costs nothing while
+memory stays below the limit.
 
 When FASTERAPI_WORKER_READY_DIR is set, a worker writes ``<pid>`` there once
 its ASGI lifespan startup has completed and it serves, and removes it when it
@@ -26,25 +35,71 @@ whatever the app or its logging.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import random
 import socket
 import sys
+import time
 from typing import Any, Awaitable, Callable
 
 from gunicorn.arbiter import Arbiter
 from uvicorn.server import Server
 from uvicorn_worker import UvicornH11Worker, UvicornWorker
 
-__all__ = ["DrainingServer", "DrainingUvicornH11Worker", "DrainingUvicornWorker", "drain_seconds"]
+__all__ = ["DrainingServer", "DrainingUvicornH11Worker", "DrainingUvicornWorker", "Recycler", "drain_seconds",
+           "resident_mib"]
+
+logger = logging.getLogger("uvicorn.error")
+DEFAULT_DRAIN_SECONDS = 30.0
+
+
+def _number(name: str, default: float, most: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return min(max(value, 0.0), most)
 
 
 def drain_seconds() -> float:
-    """The pause between closing the listeners and closing idle connections."""
+    """The longest a stopping worker waits for the first request of a connection it accepted."""
+    return _number("FASTERAPI_WORKER_DRAIN_SECONDS", DEFAULT_DRAIN_SECONDS, 3600.0)
+
+
+def resident_mib(statm: str = "/proc/self/statm") -> float:
+    """This process's resident memory in MiB (0 where /proc is not there)."""
     try:
-        value = float(os.environ.get("FASTERAPI_WORKER_DRAIN_SECONDS", "0.3"))
-    except ValueError:
-        return 0.3
-    return min(max(value, 0.0), 10.0)
+        with open(statm, encoding="ascii") as status:
+            pages = int(status.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1048576
+
+
+class Recycler:
+    """Whether a worker should stop to be replaced: its memory over a limit, or its age over a limit."""
+
+    def __init__(self, max_mib: float, max_age: float, started: float, jitter: float | None = None,
+                 memory: Callable[[], float] = resident_mib) -> None:
+        self.max_mib, self.memory = max_mib, memory
+        self.deadline = started + max_age * (1 + (random.uniform(0.0, 0.1) if jitter is None else jitter)) if max_age else 0.0
+
+    @classmethod
+    def from_environment(cls) -> "Recycler | None":
+        max_mib = _number("FASTERAPI_WORKER_MAX_MEMORY_MB", 0.0, 1e9)
+        max_age = _number("FASTERAPI_WORKER_MAX_AGE_SECONDS", 0.0, 1e9)
+        return cls(max_mib, max_age, time.monotonic()) if max_mib or max_age else None
+
+    def reason(self, now: float) -> str:
+        """Why to recycle now ("" when not)."""
+        if self.max_mib:
+            used = self.memory()
+            if used > self.max_mib:
+                return "resident memory %.0f MiB is over the limit of %.0f MiB" % (used, self.max_mib)
+        if self.deadline and now >= self.deadline:
+            return "it reached its maximum age"
+        return ""
 
 
 def _ready_file() -> str | None:
@@ -60,6 +115,17 @@ class DrainingServer(Server):
     """A uvicorn server that reports readiness, and on shutdown stops accepting, pauses, then shuts down as usual."""
 
     draining = False
+    recycler: Recycler | None = None
+
+    async def on_tick(self, counter: int) -> bool:
+        if await super().on_tick(counter):
+            return True
+        if self.recycler is not None and counter % 10 == 0:
+            reason = self.recycler.reason(time.monotonic())
+            if reason:
+                logger.warning("Worker %d recycles (graceful): %s.", os.getpid(), reason)
+                return True
+        return False
 
     def closing_when_draining(self, app: ASGIApp) -> ASGIApp:
         """Wrap the app: while draining, answers say ``Connection: close``."""
@@ -99,9 +165,7 @@ class DrainingServer(Server):
             cycle = getattr(connection, "cycle", None)
             if cycle is not None and not getattr(cycle, "response_complete", True):
                 cycle.keep_alive = False  # a request in progress: its answer closes the connection
-        pause = drain_seconds()
-        if pause > 0 and self.server_state.connections:
-            await asyncio.sleep(pause)
+        await self.serve_first_requests(drain_seconds())
         ready = _ready_file()
         if ready:
             try:
@@ -110,12 +174,24 @@ class DrainingServer(Server):
                 pass
         await super().shutdown(sockets=sockets)
 
+    def awaiting_first_request(self) -> int:
+        """How many open connections have not had a request yet (an HTTP protocol whose ``cycle`` is still None)."""
+        return sum(1 for connection in self.server_state.connections if getattr(connection, "cycle", False) is None)
+
+    async def serve_first_requests(self, bound: float) -> None:
+        """Until each connection that has not had its request yet has had it answered or was closed; at most BOUND s."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + bound
+        while self.awaiting_first_request() and not self.force_exit and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+
 
 class DrainingUvicornWorker(UvicornWorker):
     """``uvicorn_worker.UvicornWorker`` (uvloop, httptools) with a draining shutdown."""
 
     async def _serve(self) -> None:
         server = DrainingServer(config=self.config)
+        server.recycler = Recycler.from_environment()
         self.config.app = server.closing_when_draining(self.wsgi)
         self._install_sigquit_handler()
         await server.serve(sockets=self.sockets)

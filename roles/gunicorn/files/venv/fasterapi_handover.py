@@ -82,6 +82,8 @@ class Settings:
     health_status: list[int]
     rolling_timeout: float
     ready_dir: str
+    # Where new masters copy their startup output (fasterapi_deploy_hooks): beside the unit's ready dir.
+    capture_dir: str = ""
 
     def public(self) -> dict[str, Any]:
         """The settings worth showing the operator."""
@@ -175,6 +177,8 @@ def load_settings(unit: str) -> Settings:
         health_status=[int(status) for status in names.get("fasterapi_health_status", [200])],
         rolling_timeout=float(names.get("fasterapi_rolling_timeout", 60)),
         ready_dir=environment.get("FASTERAPI_WORKER_READY_DIR", "") if worker_class.startswith("fasterapi_deploy_worker.") else "",
+        capture_dir=os.path.dirname(os.path.normpath(environment["FASTERAPI_WORKER_READY_DIR"]))
+        if environment.get("FASTERAPI_WORKER_READY_DIR") else "",
     )
 
 
@@ -258,8 +262,57 @@ def stop_new_master(new: int, old: int, grace: float) -> None:
         wait_gone(new, 5.0)
 
 
+def startup_files(run_dir: str) -> list[str]:
+    """The startup-<pid>.log files that new masters' fasterapi_deploy_hooks write in RUN_DIR."""
+    if not run_dir:
+        return []
+    try:
+        names = os.listdir(run_dir)
+    except OSError:
+        return []
+    return sorted(os.path.join(run_dir, name) for name in names if name.startswith("startup-") and name.endswith(".log"))
+
+
+def startup_output(run_dir: str, lines: int = 200) -> list[str]:
+    """The last LINES lines the new generation wrote to stderr (its own copy, which journald cannot drop)."""
+    output: list[str] = []
+    for path in startup_files(run_dir):
+        try:
+            with open(path, encoding="utf-8", errors="replace") as captured:
+                output += captured.read().splitlines()
+        except OSError:
+            pass
+    return output[-lines:]
+
+
+def remove_startup_files(run_dir: str) -> None:
+    for path in startup_files(run_dir):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+class HandoverFailed(HandoverError):
+    """A failed hand-over, with what the new generation wrote to stderr."""
+
+    def __init__(self, message: str, output: list[str]) -> None:
+        super().__init__(message)
+        self.output = output
+
+
 def handover(unit: str, conf: Settings, systemd_reload: bool = False) -> dict[str, Any]:
-    """The rolling restart (steps 1 to 5 above); raises HandoverError when it fails."""
+    """The rolling restart (steps 1 to 5 above), with the new generation's output when it fails (HandoverFailed)."""
+    remove_startup_files(conf.capture_dir)  # left by an earlier hand-over
+    try:
+        return _handover(unit, conf, systemd_reload)
+    except HandoverError as err:
+        raise HandoverFailed(str(err), startup_output(conf.capture_dir)) from err
+    finally:
+        remove_startup_files(conf.capture_dir)
+
+
+def _handover(unit: str, conf: Settings, systemd_reload: bool = False) -> dict[str, Any]:
     started = time.monotonic()
     statuses = set(conf.health_status)
     before = systemd_show(unit)
@@ -385,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
         result = wait_healthy(conf, args.wait) if args.wait is not None else handover(args.unit, conf, args.systemd_reload)
     except HandoverError as err:
         failed: dict[str, Any] = {"failed": True, "msg": str(err), **(conf.public() if conf else {})}
+        if isinstance(err, HandoverFailed):
+            failed["output"] = err.output
         if args.wait is None:
             failed["strategy"] = "rolling"
         print(json.dumps(failed))

@@ -95,7 +95,7 @@ MOLECULE_CASES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
                                   ["gunicorn_systemd_sandbox_overrides", "MemoryDenyWriteExec", "not in the role's sandbox"]),
     "socket activation of a host name": ({"gunicorn_systemd_socket_activation": True, "gunicorn_bind": ["localhost:8000"]}, "gunicorn_bind",
                                          ["gunicorn_bind", "localhost:8000", "IP addresses and unix paths only"]),
-    "drain seconds": ({"gunicorn_worker_drain_seconds": 30}, "gunicorn_worker_drain_seconds", ["gunicorn_worker_drain_seconds=30", "from 0 to 10"]),
+    "drain seconds": ({"gunicorn_worker_drain_seconds": -1}, "gunicorn_worker_drain_seconds", ["gunicorn_worker_drain_seconds=-1", "from 0 to 3600"]),
     "releases to keep": ({"gunicorn_releases_keep": 0}, "gunicorn_releases_keep", ["gunicorn_releases_keep=0", "1 or more"]),
     "two sources": ({"gunicorn_app_package": "myapp==1.0"}, "gunicorn_app_src", ["more than one source", "gunicorn_app_src", "gunicorn_app_package"]),
     "archive url without checksum": ({"gunicorn_app_src": "", "gunicorn_app_archive": "https://example.org/app.tar.gz"}, "gunicorn_app_archive",
@@ -111,6 +111,10 @@ MOLECULE_CASES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
 }
 
 NEW_CASES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
+    "max memory": ({"gunicorn_worker_max_memory_mb": -5}, "gunicorn_worker_max_memory_mb", ["gunicorn_worker_max_memory_mb=-5", "0 (off) or more"]),
+    "max age": ({"gunicorn_worker_max_age": "soon"}, "gunicorn_worker_max_age", ["gunicorn_worker_max_age", "0 (off) or more"]),
+    "env max memory": ({"gunicorn_environment": {"FASTERAPI_WORKER_MAX_MEMORY_MB": "1"}}, "gunicorn_environment",
+                       ["gunicorn_worker_max_memory_mb"]),
     # Module paths gunicorn cannot import.
     "module as a file name": ({"gunicorn_app_module": "main.py:app"}, "gunicorn_app_module", ["main.py:app", "without .py"]),
     "module as a path": ({"gunicorn_app_module": "src/main:app"}, "gunicorn_app_module", ["src/main:app", "with dots"]),

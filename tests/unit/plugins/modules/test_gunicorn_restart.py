@@ -17,8 +17,10 @@ HANDOVER = ["/opt/shop/current/venv/bin/python", "-m", "fasterapi_handover", "--
 class Host:
     """systemctl, journalctl and fasterapi_handover as the module sees them; records what was run."""
 
-    def __init__(self, active: str = "active", handover_rc: int = 0, restart_rc: int = 0, need_reload: str = "no") -> None:
+    def __init__(self, active: str = "active", handover_rc: int = 0, restart_rc: int = 0, need_reload: str = "no",
+                 output: List[str] | None = None) -> None:
         self.active, self.handover_rc, self.restart_rc, self.need_reload = active, handover_rc, restart_rc, need_reload
+        self.output = output
         self.ran: List[List[str]] = []
 
     def __call__(self, argv: List[str]) -> "subprocess.CompletedProcess[str]":
@@ -34,7 +36,10 @@ class Host:
             out = '[x] [9] [INFO] Booting\n1.2.3.4 "GET / HTTP/1.1" 200 2\n[x] [9] [ERROR] startup failed on purpose\n'
         elif argv == HANDOVER:
             rc = self.handover_rc
-            out = json.dumps({"failed": True, "msg": "the new master 900 exited before it was ready"} if rc else
+            failed = {"failed": True, "msg": "the new master 900 exited before it was ready"}
+            if self.output is not None:
+                failed["output"] = self.output
+            out = json.dumps(failed if rc else
                              {"old_master": 812, "new_master": 900, "workers": 3, "seconds_to_ready": 1.2,
                               "health_url": "http://127.0.0.1:8000/health", "config": "/etc/shop/gunicorn.conf.py"})
         return subprocess.CompletedProcess(argv, rc, out + "\n", "")
@@ -125,3 +130,14 @@ def test_a_unit_changed_on_disk_is_reloaded_before_the_restart(
     assert (["systemctl", "daemon-reload"] in host.ran) == reloads
     if reloads:
         assert host.ran.index(["systemctl", "daemon-reload"]) < host.ran.index(["systemctl", "restart", "shop.service"])
+
+
+def test_a_failed_rolling_restart_shows_the_new_generations_own_output_first(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """What the new master copied of its stderr is used, not the journal (whose rate limit may have dropped it)."""
+    host = Host(handover_rc=1, output=["[x] [900] [INFO] Booting worker", "[x] [901] [ERROR] Exception in worker process",
+                                       "RuntimeError: copied where journald cannot drop it"])
+    out = run(capsys, monkeypatch, host, marker=str(tmp_path / "marker"), force="rolling")
+    assert out["failed"] and "copied where journald cannot drop it" in out["msg"]
+    assert "startup failed on purpose" not in out["msg"]  # the journal was not needed
+    assert "The new generation's error lines:" in out["msg"]

@@ -1,0 +1,208 @@
+"""Requests per second of the role's defaults against other ways to run the same apps, in one run, one container.
+
+    python3 tests/harness/perf.py [--rounds 3] [--seconds 8] [--connections 64]      (make perf)
+
+Deploys, into the demo container (tests/harness/demo.sh), the sample app
+(tests/sample_app, a bare ASGI app) and a FastAPI app with a pydantic model
+(tests/bench_app), each with the role's defaults as a systemd service. Then,
+in the same container, starts each app in these other ways too, as transient
+systemd units with the same worker count:
+
+  defaults   the role's service, as deployed (sandboxed unit, gunicorn.conf.py as installed)
+  speed      the same venv and gunicorn.conf.py with nothing on top: no access log, no recycling
+  previous   the same with the role's defaults before 0.5.0: access log to journald, max_requests 10000 (jitter 1000)
+  asgi       the same gunicorn.conf.py with gunicorn's own asgi worker
+  uvicorn    uvicorn's own process manager (uvicorn --workers N, no access log), same venv
+  guide      the deployment guide's install: plain `pip install gunicorn uvicorn`, its gunicorn.conf.py
+             (uvicorn.workers.UvicornWorker, access log to stdout, max_requests 10000)
+
+and loads each with wrk on loopback (GET /), rounds interleaved. Prints the
+median requests/s of each, its ratio to the defaults, the socket errors and
+non-2xx answers wrk saw, and how many of each unit's log lines journald
+suppressed (its rate limit) during the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import runpy
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTAINER = "fasterapi-demo"
+INSIDE = "/root/fasterapi-perf.py"
+# name, port of the role's service, app module; the apps are deployed under /opt/<name>.
+APPS = {"sample": ("fasterapi", 8000), "fastapi": ("benchapi", 8001)}
+CONFIGS = ("defaults", "speed", "previous", "asgi", "uvicorn", "guide")
+PLAIN_VENV = "/opt/perf-plain-venv"
+
+
+# On the controller.
+
+def controller(args: argparse.Namespace) -> int:
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    print("perf: deploying the sample app with the role's defaults (make demo)", flush=True)
+    subprocess.run([str(ROOT / "tests/harness/demo.sh")], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    print("perf: deploying the FastAPI app (tests/bench_app) with the role's defaults", flush=True)
+    extra = {"gunicorn_app_name": "benchapi", "gunicorn_app_src": str(ROOT / "tests/bench_app"),
+             "gunicorn_bind": ["127.0.0.1:8001"], "gunicorn_environment": {}}
+    subprocess.run(["ansible-playbook", "site.yml", "-i", "inventories/demo", "--extra-vars", json.dumps(extra)],
+                   cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["docker", "cp", __file__, f"{CONTAINER}:{INSIDE}"], check=True)
+    requirements = (ROOT / "tests/bench_app/requirements.txt").read_text().split()
+    return subprocess.run(["docker", "exec", CONTAINER, "python3", INSIDE, "--inside", "--rounds", str(args.rounds),
+                           "--seconds", str(args.seconds), "--connections", str(args.connections),
+                           "--plain-requirements", " ".join(requirements)], check=False).returncode
+
+
+# In the container.
+
+def sh(*argv: str, check: bool = True) -> str:
+    return subprocess.run(list(argv), capture_output=True, text=True, check=check).stdout
+
+
+def role_config(app: str) -> dict[str, Any]:
+    return runpy.run_path(f"/etc/{app}/gunicorn.conf.py")
+
+
+def config_file(app: str, kind: str, port: int, workers: int) -> str:
+    """A gunicorn.conf.py for KIND, written beside nothing the role owns."""
+    path = f"/root/perf-{app}-{kind}.conf.py"
+    if kind == "guide":
+        text = f"""bind = "127.0.0.1:{port}"
+backlog = 2048
+worker_class = "uvicorn.workers.UvicornWorker"
+workers = {workers}
+worker_connections = 1000
+max_requests = 10_000
+max_requests_jitter = 1_000
+timeout = 30
+graceful_timeout = 30
+keepalive = 5
+accesslog = "-"
+errorlog = "-"
+loglevel = "info"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(D)sμs'
+proc_name = "perf-{app}-guide"
+preload_app = True
+"""
+    else:
+        overrides = {
+            "speed": 'accesslog = None\nmax_requests = 0\nmax_requests_jitter = 0\nos.environ["FASTERAPI_WORKER_MAX_MEMORY_MB"] = "0"\n',
+            "previous": 'accesslog = "-"\nmax_requests = 10000\nmax_requests_jitter = 1000\n'
+                        'os.environ["FASTERAPI_WORKER_MAX_MEMORY_MB"] = "0"\n',
+            "asgi": 'worker_class = "asgi"\n',
+        }[kind]
+        text = (f"import os\nexec(compile(open('/etc/{app}/gunicorn.conf.py').read(), '/etc/{app}/gunicorn.conf.py', 'exec'))\n"
+                f"{overrides}bind = ['127.0.0.1:{port}']\npidfile = None\ncontrol_socket_disable = True\n"
+                f"proc_name = 'perf-{app}-{kind}'\n"
+                # The role's hooks hand the unit's main PID over and re-exec into `current`: not for these units.
+                "on_exit = pre_exec = when_ready = None\ndel on_exit, pre_exec, when_ready\n")
+    Path(path).write_text(text, encoding="utf-8")
+    os.chmod(path, 0o644)
+    return path
+
+
+def start(app: str, kind: str, port: int, workers: int) -> str:
+    unit = f"perf-{app}-{kind}"
+    venv = PLAIN_VENV if kind == "guide" else f"/opt/{app}/current/venv"
+    if kind == "uvicorn":
+        command = [f"{venv}/bin/uvicorn", "main:app", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                   "--no-access-log"]
+    else:
+        command = [f"{venv}/bin/gunicorn", "--config", config_file(app, kind, port, workers)]
+    subprocess.run(["systemctl", "stop", unit], capture_output=True, check=False)
+    subprocess.run(["systemctl", "reset-failed", unit], capture_output=True, check=False)
+    sh("systemd-run", "--quiet", "--unit", unit, "--property", f"User={app}", "--property", f"Group={app}",
+       "--property", "Environment=PYTHONUNBUFFERED=1", "--working-directory", f"/opt/{app}/current/app", *command)
+    for _attempt in range(150):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                return unit
+        except OSError:
+            time.sleep(0.2)
+    sys.exit(f"perf: {unit} did not answer on port {port}:\n" + sh("journalctl", "-u", unit, "-n", "30", "--no-pager", check=False))
+
+
+def bench(port: int, seconds: int, connections: int) -> tuple[float, int]:
+    out = sh("wrk", "-t2", f"-c{connections}", f"-d{seconds}s", f"http://127.0.0.1:{port}/")
+    rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, errors + (int(non_2xx.group(1)) if non_2xx else 0)
+
+
+def suppressed_since(since: float) -> dict[str, int]:
+    """Per unit, the log lines journald suppressed since SINCE (its 'Suppressed N messages from UNIT')."""
+    counts: dict[str, int] = {}
+    text = sh("journalctl", "--no-pager", "-o", "cat", f"--since=@{int(since)}", "-t", "systemd-journald", check=False)
+    for number, unit in re.findall(r"Suppressed (\d+) messages from (\S+)", text):
+        counts[unit.rstrip(".")] = counts.get(unit.rstrip("."), 0) + int(number)
+    return counts
+
+
+def inside(args: argparse.Namespace) -> int:
+    if not shutil.which("wrk"):
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    if not Path(PLAIN_VENV, "bin", "gunicorn").exists():
+        subprocess.run(["python3", "-m", "venv", PLAIN_VENV], check=True)
+        subprocess.run([f"{PLAIN_VENV}/bin/pip", "install", "-q", "--cert", "/usr/local/share/fasterapi-host-ca.crt",
+                        "--cache-dir", "/var/cache/fasterapi-pip", "gunicorn", "uvicorn", *args.plain_requirements.split()], check=True)
+    versions = sh(f"{PLAIN_VENV}/bin/python", "-c", "import gunicorn, uvicorn; print(gunicorn.__version__, uvicorn.__version__)").split()
+    started = time.time()
+    units: dict[tuple[str, str], tuple[str, int]] = {}
+    workers = {}
+    for label, (app, port) in APPS.items():
+        workers[label] = int(role_config(app)["workers"])
+        units[(label, "defaults")] = (f"{app}.service", port)
+        for offset, kind in enumerate(CONFIGS[1:], start=1):
+            units[(label, kind)] = (start(app, kind, port + 100 * offset, workers[label]), port + 100 * offset)
+    print(f"perf: {', '.join(f'{label} app {workers[label]} workers' for label in APPS)}; guide install: gunicorn {versions[0]}, "
+          f"uvicorn {versions[1]} (no uvloop, no httptools); wrk -t2 -c{args.connections} -d{args.seconds}s, {args.rounds} "
+          "rounds, interleaved", flush=True)
+    results: dict[tuple[str, str], list[tuple[float, int]]] = {key: [] for key in units}
+    for number in range(1, args.rounds + 1):
+        for key, (_unit, port) in units.items():
+            results[key].append(bench(port, args.seconds, args.connections))
+        print(f"round {number}: " + ", ".join(f"{label}/{kind} {results[(label, kind)][-1][0]:,.0f}" for label, kind in units),
+              flush=True)
+    suppressed = suppressed_since(started)
+    for key, (unit, _port) in units.items():
+        if key[1] != "defaults":
+            subprocess.run(["systemctl", "stop", unit], capture_output=True, check=False)
+    for label in APPS:
+        defaults = statistics.median(rps for rps, _errors in results[(label, "defaults")])
+        print(f"\n{label} app, median of {args.rounds} rounds:\n| configuration | requests/s | ratio to defaults | socket errors + non-2xx "
+              "| journald suppressed |\n| --- | --- | --- | --- | --- |")
+        for kind in CONFIGS:
+            unit = units[(label, kind)][0]
+            median = statistics.median(rps for rps, _errors in results[(label, kind)])
+            errors = sum(errors for _rps, errors in results[(label, kind)])
+            print(f"| {kind} | {median:,.0f} | {median / defaults:.2f} | {errors} | {suppressed.get(unit, 0)} |")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("FASTERAPI_PERF_ROUNDS", "3")))
+    parser.add_argument("--seconds", type=int, default=int(os.environ.get("FASTERAPI_PERF_SECONDS", "8")))
+    parser.add_argument("--connections", type=int, default=int(os.environ.get("FASTERAPI_PERF_CONNECTIONS", "64")))
+    parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--plain-requirements", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    return inside(args) if args.inside else controller(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
