@@ -1,6 +1,6 @@
 """Requests per second of the role's defaults against other ways to run the same apps, in one run, one container.
 
-    python3 tests/harness/perf.py [--rounds 3] [--seconds 8] [--connections 64]      (make perf)
+    python3 tests/harness/perf.py [--rounds 3] [--seconds 8] [--connections 64] [--sweep-workers]   (make perf)
 
 Deploys, into the demo container (tests/harness/demo.sh), the sample app
 (tests/sample_app, a bare ASGI app) and a FastAPI app with a pydantic model
@@ -16,7 +16,10 @@ systemd units with the same worker count:
   guide      the deployment guide's install: plain `pip install gunicorn uvicorn`, its gunicorn.conf.py
              (uvicorn.workers.UvicornWorker, access log to stdout, max_requests 10000)
 
-and loads each with wrk on loopback (GET /), rounds interleaved. Prints the
+With --sweep-workers, also the speed configuration with vCPUs, vCPUs + 1 and
+2 x vCPUs + 1 workers (the guide's formula, the role's default), to check
+the default worker count. Each is loaded with wrk on loopback (GET /),
+rounds interleaved. Prints the
 median requests/s of each, its ratio to the defaults, the socket errors and
 non-2xx answers wrk saw, and how many of each unit's log lines journald
 suppressed (its rate limit) during the run.
@@ -62,7 +65,8 @@ def controller(args: argparse.Namespace) -> int:
     requirements = (ROOT / "tests/bench_app/requirements.txt").read_text().split()
     return subprocess.run(["docker", "exec", CONTAINER, "python3", INSIDE, "--inside", "--rounds", str(args.rounds),
                            "--seconds", str(args.seconds), "--connections", str(args.connections),
-                           "--plain-requirements", " ".join(requirements)], check=False).returncode
+                           "--plain-requirements", " ".join(requirements)] + (["--sweep-workers"] if args.sweep_workers else []),
+                          check=False).returncode
 
 
 # In the container.
@@ -78,6 +82,7 @@ def role_config(app: str) -> dict[str, Any]:
 def config_file(app: str, kind: str, port: int, workers: int) -> str:
     """A gunicorn.conf.py for KIND, written beside nothing the role owns."""
     path = f"/root/perf-{app}-{kind}.conf.py"
+    base = kind.split("-")[0]
     if kind == "guide":
         text = f"""bind = "127.0.0.1:{port}"
 backlog = 2048
@@ -102,7 +107,7 @@ preload_app = True
             "previous": 'accesslog = "-"\nmax_requests = 10000\nmax_requests_jitter = 1000\n'
                         'os.environ["FASTERAPI_WORKER_MAX_MEMORY_MB"] = "0"\n',
             "asgi": 'worker_class = "asgi"\n',
-        }[kind]
+        }[base] + f"workers = {workers}\n"
         text = (f"import os\nexec(compile(open('/etc/{app}/gunicorn.conf.py').read(), '/etc/{app}/gunicorn.conf.py', 'exec'))\n"
                 f"{overrides}bind = ['127.0.0.1:{port}']\npidfile = None\ncontrol_socket_disable = True\n"
                 f"proc_name = 'perf-{app}-{kind}'\n"
@@ -134,21 +139,30 @@ def start(app: str, kind: str, port: int, workers: int) -> str:
     sys.exit(f"perf: {unit} did not answer on port {port}:\n" + sh("journalctl", "-u", unit, "-n", "30", "--no-pager", check=False))
 
 
-def bench(port: int, seconds: int, connections: int) -> tuple[float, int]:
-    out = sh("wrk", "-t2", f"-c{connections}", f"-d{seconds}s", f"http://127.0.0.1:{port}/")
+def parse_wrk(out: str) -> tuple[float, int]:
+    """Requests/s, and socket errors plus non-2xx/3xx answers, from wrk's report."""
     rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return rps, errors + (int(non_2xx.group(1)) if non_2xx else 0)
 
 
-def suppressed_since(since: float) -> dict[str, int]:
-    """Per unit, the log lines journald suppressed since SINCE (its 'Suppressed N messages from UNIT')."""
+def bench(port: int, seconds: int, connections: int) -> tuple[float, int]:
+    return parse_wrk(sh("wrk", "-t2", f"-c{connections}", f"-d{seconds}s", f"http://127.0.0.1:{port}/"))
+
+
+def parse_suppressed(text: str) -> dict[str, int]:
+    """Per unit, the lines journald's "Suppressed N messages from UNIT" says it dropped."""
     counts: dict[str, int] = {}
-    text = sh("journalctl", "--no-pager", "-o", "cat", f"--since=@{int(since)}", "-t", "systemd-journald", check=False)
     for number, unit in re.findall(r"Suppressed (\d+) messages from (\S+)", text):
         counts[unit.rstrip(".")] = counts.get(unit.rstrip("."), 0) + int(number)
     return counts
+
+
+def suppressed_since(since: float) -> dict[str, int]:
+    """Per unit, the log lines journald suppressed since SINCE."""
+    return parse_suppressed(sh("journalctl", "--no-pager", "-o", "cat", f"--since=@{int(since)}", "-t", "systemd-journald",
+                               check=False))
 
 
 def inside(args: argparse.Namespace) -> int:
@@ -163,11 +177,15 @@ def inside(args: argparse.Namespace) -> int:
     started = time.time()
     units: dict[tuple[str, str], tuple[str, int]] = {}
     workers = {}
+    cpus = len(os.sched_getaffinity(0))
+    sweep = {f"speed-w{count}": count for count in sorted({cpus, cpus + 1, 2 * cpus + 1})} if args.sweep_workers else {}
     for label, (app, port) in APPS.items():
         workers[label] = int(role_config(app)["workers"])
         units[(label, "defaults")] = (f"{app}.service", port)
         for offset, kind in enumerate(CONFIGS[1:], start=1):
             units[(label, kind)] = (start(app, kind, port + 100 * offset, workers[label]), port + 100 * offset)
+        for offset, (kind, count) in enumerate(sweep.items(), start=len(CONFIGS)):
+            units[(label, kind)] = (start(app, kind, port + 100 * offset, count), port + 100 * offset)
     print(f"perf: {', '.join(f'{label} app {workers[label]} workers' for label in APPS)}; guide install: gunicorn {versions[0]}, "
           f"uvicorn {versions[1]} (no uvloop, no httptools); wrk -t2 -c{args.connections} -d{args.seconds}s, {args.rounds} "
           "rounds, interleaved", flush=True)
@@ -185,7 +203,7 @@ def inside(args: argparse.Namespace) -> int:
         defaults = statistics.median(rps for rps, _errors in results[(label, "defaults")])
         print(f"\n{label} app, median of {args.rounds} rounds:\n| configuration | requests/s | ratio to defaults | socket errors + non-2xx "
               "| journald suppressed |\n| --- | --- | --- | --- | --- |")
-        for kind in CONFIGS:
+        for kind in [kind for app_label, kind in units if app_label == label]:
             unit = units[(label, kind)][0]
             median = statistics.median(rps for rps, _errors in results[(label, kind)])
             errors = sum(errors for _rps, errors in results[(label, kind)])
@@ -198,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("FASTERAPI_PERF_ROUNDS", "3")))
     parser.add_argument("--seconds", type=int, default=int(os.environ.get("FASTERAPI_PERF_SECONDS", "8")))
     parser.add_argument("--connections", type=int, default=int(os.environ.get("FASTERAPI_PERF_CONNECTIONS", "64")))
+    parser.add_argument("--sweep-workers", action="store_true", help="also vCPUs, vCPUs + 1 and 2 x vCPUs + 1 workers")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--plain-requirements", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
