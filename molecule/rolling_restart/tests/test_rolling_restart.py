@@ -74,6 +74,8 @@ def test_broken_versions_fail_the_play_naming_the_error(broken: dict[str, Any]) 
     startup = broken["failures"]["broken-startup"]
     assert startup["failed"] and "Rolling restart of fasterapi.service failed" in startup["msg"]
     assert "startup failed on purpose" in startup["msg"]
+    # From the new generation's own copy of its stderr, though journald got a line per request meanwhile.
+    assert "The new generation's error lines:" in startup["msg"] and "(from the journal" not in startup["msg"]
 
 
 def test_broken_versions_drop_no_request_and_the_old_version_serves(broken: dict[str, Any]) -> None:
@@ -124,6 +126,6 @@ def test_workers_over_the_memory_limit_recycle_without_dropping_a_request(recycl
     assert recycled["recycles"], "no worker recycled by memory"
     assert all("over the limit of 150 MiB" in line for line in recycled["recycles"])
     assert recycled["load"]["leak"]["failed_total"] == 0, recycled["load"]["leak"]["failed"]
-    # Leaking workers are gone, replaced by fresh ones: as many as configured.
+    # Leaking workers are gone, replaced by fresh ones: as many as configured (gunicorn_workers: 3).
     assert set(recycled["leaked_in"]) - set(recycled["workers_after"])
     assert len(recycled["workers_after"]) == recycled["workers_configured"]

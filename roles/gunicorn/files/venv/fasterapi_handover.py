@@ -343,7 +343,7 @@ def _handover(unit: str, conf: Settings, systemd_reload: bool = False) -> dict[s
                 new = candidate
             if new is not None:
                 if parent_of(new) != old:
-                    raise HandoverError(f"the new master {new} exited before it was ready (see its journal lines)")
+                    raise HandoverError(f"the new master {new} exited before it was ready")
                 workers = children_of(new)
                 if conf.ready_dir:
                     ready = [w for w in workers if os.path.exists(os.path.join(conf.ready_dir, str(w)))]
