@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import re
-import runpy
 import shutil
 import statistics
 import subprocess
@@ -39,15 +38,16 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+# In the container this file runs from /root: ROOT is only used on the controller.
+ROOT = Path(__file__).resolve().parent.parent.parent
 CONTAINER = "fasterapi-demo"
 INSIDE = "/root/fasterapi-perf.py"
 # name, port of the role's service, app module; the apps are deployed under /opt/<name>.
 APPS = {"sample": ("fasterapi", 8000), "fastapi": ("benchapi", 8001)}
 CONFIGS = ("defaults", "speed", "previous", "asgi", "uvicorn", "guide")
 PLAIN_VENV = "/opt/perf-plain-venv"
+CONFIG_DIR = "/opt/perf-configs"  # readable by the apps' users
 
 
 # On the controller.
@@ -75,13 +75,16 @@ def sh(*argv: str, check: bool = True) -> str:
     return subprocess.run(list(argv), capture_output=True, text=True, check=check).stdout
 
 
-def role_config(app: str) -> dict[str, Any]:
-    return runpy.run_path(f"/etc/{app}/gunicorn.conf.py")
+def role_workers(app: str) -> int:
+    """The worker count of the app's installed gunicorn.conf.py (loaded by its venv's python, which has the hooks)."""
+    code = f"import runpy; print(runpy.run_path('/etc/{app}/gunicorn.conf.py')['workers'])"
+    return int(sh(f"/opt/{app}/current/venv/bin/python", "-c", code).strip())
 
 
 def config_file(app: str, kind: str, port: int, workers: int) -> str:
     """A gunicorn.conf.py for KIND, written beside nothing the role owns."""
-    path = f"/root/perf-{app}-{kind}.conf.py"
+    os.makedirs(CONFIG_DIR, mode=0o755, exist_ok=True)
+    path = f"{CONFIG_DIR}/{app}-{kind}.conf.py"
     base = kind.split("-")[0]
     if kind == "guide":
         text = f"""bind = "127.0.0.1:{port}"
@@ -125,7 +128,8 @@ def start(app: str, kind: str, port: int, workers: int) -> str:
         command = [f"{venv}/bin/uvicorn", "main:app", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
                    "--no-access-log"]
     else:
-        command = [f"{venv}/bin/gunicorn", "--config", config_file(app, kind, port, workers)]
+        # The guide runs `gunicorn main:app` with its config; the others take wsgi_app from the role's.
+        command = [f"{venv}/bin/gunicorn", "--config", config_file(app, kind, port, workers)] + (["main:app"] if kind == "guide" else [])
     subprocess.run(["systemctl", "stop", unit], capture_output=True, check=False)
     subprocess.run(["systemctl", "reset-failed", unit], capture_output=True, check=False)
     sh("systemd-run", "--quiet", "--unit", unit, "--property", f"User={app}", "--property", f"Group={app}",
@@ -167,8 +171,9 @@ def suppressed_since(since: float) -> dict[str, int]:
 
 def inside(args: argparse.Namespace) -> int:
     if not shutil.which("wrk"):
-        subprocess.run(["apt-get", "update", "-qq"], check=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+        subprocess.run(["apt-get", "update", "-qq"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
     if not Path(PLAIN_VENV, "bin", "gunicorn").exists():
         subprocess.run(["python3", "-m", "venv", PLAIN_VENV], check=True)
         subprocess.run([f"{PLAIN_VENV}/bin/pip", "install", "-q", "--cert", "/usr/local/share/fasterapi-host-ca.crt",
@@ -180,7 +185,7 @@ def inside(args: argparse.Namespace) -> int:
     cpus = len(os.sched_getaffinity(0))
     sweep = {f"speed-w{count}": count for count in sorted({cpus, cpus + 1, 2 * cpus + 1})} if args.sweep_workers else {}
     for label, (app, port) in APPS.items():
-        workers[label] = int(role_config(app)["workers"])
+        workers[label] = role_workers(app)
         units[(label, "defaults")] = (f"{app}.service", port)
         for offset, kind in enumerate(CONFIGS[1:], start=1):
             units[(label, kind)] = (start(app, kind, port + 100 * offset, workers[label]), port + 100 * offset)
@@ -207,7 +212,8 @@ def inside(args: argparse.Namespace) -> int:
             unit = units[(label, kind)][0]
             median = statistics.median(rps for rps, _errors in results[(label, kind)])
             errors = sum(errors for _rps, errors in results[(label, kind)])
-            print(f"| {kind} | {median:,.0f} | {median / defaults:.2f} | {errors} | {suppressed.get(unit, 0)} |")
+            dropped = suppressed.get(unit if unit.endswith(".service") else unit + ".service", 0)
+            print(f"| {kind} | {median:,.0f} | {median / defaults:.2f} | {errors} | {dropped:,} |")
     return 0
 
 
