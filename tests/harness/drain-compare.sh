@@ -21,7 +21,9 @@ for variant in uvicorn_worker.UvicornWorker:10 fasterapi_deploy_worker.DrainingU
   class=${variant%%:*}
   drain=${variant##*:}
   ansible-playbook site.yml -i inventories/demo -e "gunicorn_worker_class=$class gunicorn_worker_drain_seconds=$drain" >/dev/null
-  docker exec -i -e RESTARTS="$restarts" -e CLIENTS="$clients" -e HOGS="$hogs" -e LABEL="$class (drain $drain s)" \
+  label=$class
+  [ "$class" = uvicorn_worker.UvicornWorker ] || label="$class (drain at most $drain s)"
+  docker exec -i -e RESTARTS="$restarts" -e CLIENTS="$clients" -e HOGS="$hogs" -e LABEL="$label" \
     "$name" bash -s <<'EOS'
 set -euo pipefail
 rm -f /root/cmp-*.json
