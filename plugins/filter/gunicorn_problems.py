@@ -519,6 +519,7 @@ class _Checker:
         self.number("gunicorn_worker_connections", "1 or more", 1)
         self.number("gunicorn_backlog", "1 or more", 1)
         self.number("gunicorn_max_requests", "0 (off) or more", 0)
+        self.number("gunicorn_log_rotate", "rotated files to keep, 1 or more", 1)
         self.number("gunicorn_max_requests_jitter", "0 or more", 0)
         self.number("gunicorn_timeout", "seconds above 0", 0, above=True)
         self.number("gunicorn_graceful_timeout", "seconds above 0", 0, above=True)

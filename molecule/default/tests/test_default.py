@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -236,7 +237,10 @@ def test_preload_imports_in_the_master_only_when_on(host: Any) -> None:
 
 @pytest.mark.parametrize("app", APPS)
 def test_journal_shows_gunicorn_and_uvicorn_lines(host: Any, app: str) -> None:
-    journal = host.check_output("journalctl --unit %s --no-pager --output cat", app)
+    if app == "second":  # it logs to files (gunicorn_errorlog)
+        journal = host.check_output("cat /var/log/second/error.log*")
+    else:
+        journal = host.check_output("journalctl --unit %s --no-pager --output cat", app)
     port = APPS[app][0]
     assert f"Listening at: http://127.0.0.1:{port}" in journal or f"Listening at: unix:/run/{app}/" in journal
     assert "Booting worker with pid" in journal
@@ -289,3 +293,28 @@ def test_each_tag_runs_alone_and_configure_applies_a_change_with_a_rolling_resta
             # Both hosts: the changed timeout (31, then back to 30) went live by a hand-over.
             assert len(restarted) == 2 and all(old != new for old, new in restarted), (label, stdout[-3000:])
     assert re.search(rf"{hostname}\s+: ok=\d+\s+changed=0\s", runs[0][2]), runs[0][2][-2000:]  # preflight alone changes nothing
+
+
+def test_file_logs_are_rotated_and_reopened(host: Any) -> None:
+    """The second app logs to files: a forced rotation moves them aside and gunicorn (USR1) writes new ones."""
+    # The access log names the path (not the query): a path of its own for each request (404 is fine).
+    get = ("import http.client, sys\nc = http.client.HTTPConnection('127.0.0.1', 8001, timeout=5)\n"
+           "c.request('GET', '/' + sys.argv[1])\nc.getresponse().read()")
+    host.check_output("python3 -c %s %s", get, "before-rotation")
+    for _attempt in range(50):  # the line is written just after the answer
+        if "before-rotation" in host.file("/var/log/second/access.log").content_string:
+            break
+        time.sleep(0.1)
+    assert "before-rotation" in host.file("/var/log/second/access.log").content_string
+    rotated = host.run("logrotate --force /etc/logrotate.d/second")
+    assert rotated.rc == 0, rotated.stderr
+    assert "before-rotation" in host.file("/var/log/second/access.log.1").content_string
+    host.check_output("python3 -c %s %s", get, "after-rotation")
+    access = host.file("/var/log/second/access.log")
+    for _attempt in range(50):
+        if "after-rotation" in access.content_string:
+            break
+        time.sleep(0.1)
+    assert "after-rotation" in access.content_string and "before-rotation" not in access.content_string
+    assert (access.user, access.group, access.mode) == ("second", "second", 0o640)
+    assert host.file("/var/log/second/error.log").exists

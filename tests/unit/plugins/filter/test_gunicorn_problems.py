@@ -111,6 +111,7 @@ MOLECULE_CASES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
 }
 
 NEW_CASES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
+    "log rotate": ({"gunicorn_log_rotate": 0}, "gunicorn_log_rotate", ["gunicorn_log_rotate=0", "rotated files to keep, 1 or more"]),
     "max memory": ({"gunicorn_worker_max_memory_mb": -5}, "gunicorn_worker_max_memory_mb", ["gunicorn_worker_max_memory_mb=-5", "0 (off) or more"]),
     "max age": ({"gunicorn_worker_max_age": "soon"}, "gunicorn_worker_max_age", ["gunicorn_worker_max_age", "0 (off) or more"]),
     "env max memory": ({"gunicorn_environment": {"FASTERAPI_WORKER_MAX_MEMORY_MB": "1"}}, "gunicorn_environment",
