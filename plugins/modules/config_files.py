@@ -50,7 +50,7 @@ options:
     type: list
     elements: dict
     default: []
-    suboptions:
+    suboptions: &file_suboptions
       dest:
         description: The file. Its directory must exist (or be in O(directories)).
         type: path
@@ -83,32 +83,7 @@ options:
     type: list
     elements: dict
     default: []
-    suboptions:
-      dest:
-        description: The file. Its directory must exist (or be in O(directories)).
-        type: path
-        required: true
-      content:
-        description: What the file holds.
-        type: str
-        required: true
-      owner:
-        description: Its owner (name or uid).
-        type: str
-        default: root
-      group:
-        description: Its group (name or gid).
-        type: str
-        default: root
-      mode:
-        description: Its mode, as an octal string such as C("0640").
-        type: str
-        default: "0644"
-      validate:
-        description:
-          - A command that checks the new content before it is put in place, with C(%s) where the path of the temporary
-            file goes, run without a shell. A failure leaves every file as it was and returns the command's output.
-        type: str
+    suboptions: *file_suboptions
   absent:
     description: Files (or symlinks) to remove when they exist. A directory here is refused.
     type: list
