@@ -21,13 +21,18 @@ def test_drain_seconds(monkeypatch: pytest.MonkeyPatch, value: str | None, expec
     assert worker.drain_seconds() == expected
 
 
-def _headers_sent(draining: bool, app_headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+def _headers_sent(draining: bool, app_headers: list[tuple[bytes, bytes]], wrap_every_request: bool = False,
+                  drain_starts_during_request: bool = False) -> list[tuple[bytes, bytes]]:
+    server = worker.DrainingServer(Config(app=lambda *a: None))
+
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if drain_starts_during_request:
+            server.draining = True
         await send({"type": "http.response.start", "status": 200, "headers": app_headers})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    server = worker.DrainingServer(Config(app=app))
     server.draining = draining
+    server.wrap_every_request = wrap_every_request
     sent: list[dict[str, Any]] = []
 
     async def send(message: dict[str, Any]) -> None:
@@ -49,6 +54,34 @@ def test_answers_keep_their_headers_while_serving() -> None:
 def test_answers_close_the_connection_while_draining() -> None:
     headers = _headers_sent(True, [(b"content-type", b"text/plain"), (b"Connection", b"keep-alive")])
     assert headers == [(b"content-type", b"text/plain"), (b"connection", b"close")]
+
+
+def test_answers_keep_their_headers_while_serving_with_every_request_wrapped() -> None:
+    headers = [(b"content-type", b"text/plain")]
+    assert _headers_sent(False, headers, wrap_every_request=True) == headers
+
+
+def test_a_request_in_progress_when_the_drain_starts_closes_under_h11() -> None:
+    # h11 does not say Connection: close for a cycle whose keep_alive shutdown() cleared: the wrapper must.
+    headers = _headers_sent(False, [(b"content-type", b"text/plain")], wrap_every_request=True,
+                            drain_starts_during_request=True)
+    assert headers == [(b"content-type", b"text/plain"), (b"connection", b"close")]
+
+
+def test_a_request_in_progress_when_the_drain_starts_is_left_to_httptools() -> None:
+    # Not wrapped: uvicorn's httptools protocol says Connection: close once keep_alive is False.
+    headers = [(b"content-type", b"text/plain")]
+    assert _headers_sent(False, headers, drain_starts_during_request=True) == headers
+
+
+@pytest.mark.parametrize(("http", "httptools_installed", "expected"),
+                         [("httptools", False, True), ("h11", True, False), ("auto", True, True), ("auto", False, False)])
+def test_which_protocols_say_close_themselves(monkeypatch: pytest.MonkeyPatch, http: str, httptools_installed: bool,
+                                              expected: bool) -> None:
+    real = worker.importlib.util.find_spec
+    monkeypatch.setattr(worker.importlib.util, "find_spec",
+                        lambda name: (object() if httptools_installed else None) if name == "httptools" else real(name))
+    assert worker.says_close_when_not_kept_alive(http) is expected
 
 
 def test_worker_classes_keep_uvicorns_loop_and_parser_choices() -> None:

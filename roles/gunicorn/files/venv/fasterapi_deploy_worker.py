@@ -35,6 +35,7 @@ whatever the app or its logging.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import os
 import random
@@ -48,7 +49,7 @@ from uvicorn.server import Server
 from uvicorn_worker import UvicornH11Worker, UvicornWorker
 
 __all__ = ["DrainingServer", "DrainingUvicornH11Worker", "DrainingUvicornWorker", "Recycler", "drain_seconds",
-           "resident_mib"]
+           "resident_mib", "says_close_when_not_kept_alive"]
 
 logger = logging.getLogger("uvicorn.error")
 DEFAULT_DRAIN_SECONDS = 30.0
@@ -104,6 +105,16 @@ class Recycler:
         return ""
 
 
+def says_close_when_not_kept_alive(http: object) -> bool:
+    """Whether uvicorn's HTTP protocol for HTTP (config.http) adds Connection: close to an answer that ends its connection.
+
+    The httptools protocol does; h11's does not. "auto" is httptools when it is installed.
+    """
+    if http == "auto":
+        return importlib.util.find_spec("httptools") is not None
+    return http == "httptools"
+
+
 def _ready_file() -> str | None:
     directory = os.environ.get("FASTERAPI_WORKER_READY_DIR")
     return os.path.join(directory, str(os.getpid())) if directory else None
@@ -118,6 +129,8 @@ class DrainingServer(Server):
 
     draining = False
     recycler: Recycler | None = None
+    # Whether answers to requests that started before the drain need the wrapper to say Connection: close.
+    wrap_every_request = False
 
     async def on_tick(self, counter: int) -> bool:
         if await super().on_tick(counter):
@@ -133,7 +146,12 @@ class DrainingServer(Server):
         """Wrap the app: while draining, answers say ``Connection: close``."""
 
         async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
-            if scope["type"] != "http":
+            # Requests that start before the drain go straight through: shutdown()
+            # sets keep_alive False on those still in progress, and uvicorn's
+            # httptools protocol then says Connection: close itself. Only a
+            # request that starts while draining pays for the wrapped send
+            # (every request under h11, whose protocol does not say it).
+            if scope["type"] != "http" or not (self.draining or self.wrap_every_request):
                 await app(scope, receive, send)
                 return
 
@@ -202,6 +220,7 @@ class DrainingUvicornWorker(UvicornWorker):
     async def _serve(self) -> None:
         server = DrainingServer(config=self.config)
         server.recycler = Recycler.from_environment()
+        server.wrap_every_request = not says_close_when_not_kept_alive(self.config.http)
         self.config.app = server.closing_when_draining(self.wsgi)
         self._install_sigquit_handler()
         await server.serve(sockets=self.sockets)
