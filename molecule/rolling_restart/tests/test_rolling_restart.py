@@ -53,6 +53,9 @@ def test_systemctl_reload_hands_over_and_loads_the_new_code(rolling: dict[str, A
 
 
 def test_no_request_failed_with_fresh_connections(rolling: dict[str, Any]) -> None:
+    # With a busy loop on the same cores the whole time: a starved client can be
+    # slow to send its request on a connection an old worker already accepted.
+    assert rolling["cpu_hogs_ran"] is True
     fresh = rolling["load"]["fresh"]
     assert fresh["sent"] > 1000
     assert fresh["failed_total"] == 0, fresh["failed"]
