@@ -7,6 +7,9 @@
 # connections and keep-alive, on loopback) through FASTERAPI_COMPARE_RESTARTS
 # rolling restarts (systemctl reload), with FASTERAPI_COMPARE_CPU_HOGS busy
 # processes on the same cores (default: one per CPU, so the CPU is saturated).
+# Then, for each, tests/tools/late_sender.py: 20 connections accepted before a
+# rolling restart whose request comes 1 s after the old master got SIGTERM (a
+# client slower than any fixed pause), answered or failed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 name=fasterapi-demo
@@ -16,6 +19,7 @@ hogs=${FASTERAPI_COMPARE_CPU_HOGS:-$(nproc)}
 
 tests/harness/demo.sh >/dev/null
 docker cp tests/tools/loadgen.py "$name:/root/loadgen.py"
+docker cp tests/tools/late_sender.py "$name:/root/late_sender.py"
 for variant in uvicorn_worker.UvicornWorker:10 fasterapi_deploy_worker.DrainingUvicornWorker:0.3 \
                fasterapi_deploy_worker.DrainingUvicornWorker:10; do
   class=${variant%%:*}
@@ -46,6 +50,8 @@ for mode in ("fresh", "keepalive"):
     d = json.load(open(f"/root/cmp-{mode}.json"))
     print(f"{os.environ['LABEL']:58} {mode:9} {d['sent']:>7} sent {d['failed_total']:>4} failed {d['failed']}")
 PY
+sleep 2
+echo "$LABEL late senders: $(python3 /root/late_sender.py --connections 20 --late 1.0)"
 EOS
 done
 # Back to the defaults.
