@@ -1,6 +1,6 @@
 """Requests per second of the role's defaults against other ways to run the same apps, in one run, one container.
 
-    python3 tests/harness/perf.py [--rounds 3] [--seconds 8] [--connections 64] [--sweep-workers]   (make perf)
+    python3 tests/harness/perf.py [--rounds 3] [--seconds 8] [--connections 64] [--sweep-workers] [--backlog] [--only speed,uvicorn]   (make perf)
 
 Deploys, into the demo container (tests/harness/demo.sh), the sample app
 (tests/sample_app, a bare ASGI app) and a FastAPI app with a pydantic model
@@ -11,6 +11,9 @@ systemd units with the same worker count:
   defaults   the role's service, as deployed (sandboxed unit, gunicorn.conf.py as installed)
   speed      the same venv and gunicorn.conf.py with nothing on top: no access log, no recycling
   previous   the same with the role's defaults before 0.5.0: access log to journald, max_requests 10000 (jitter 1000)
+  journald   speed with an access log line per request to journald (gunicorn_accesslog: "-")
+  file       speed with an access log line per request to a file (gunicorn_accesslog: /var/log/<app>/access.log)
+  buffered   the same file, written through a 1,000-line memory buffer (logging.handlers.MemoryHandler)
   asgi       the same gunicorn.conf.py with gunicorn's own asgi worker
   uvicorn    uvicorn's own process manager (uvicorn --workers N, no access log), same venv
   guide      the deployment guide's install: plain `pip install gunicorn uvicorn`, its gunicorn.conf.py
@@ -20,9 +23,19 @@ With --sweep-workers, also the speed configuration with vCPUs, vCPUs + 1 and
 2 x vCPUs + 1 workers (the guide's formula, the role's default), to check
 the default worker count. Each is loaded with wrk on loopback (GET /),
 rounds interleaved. Prints the
-median requests/s of each, its ratio to the defaults, the socket errors and
-non-2xx answers wrk saw, and how many of each unit's log lines journald
-suppressed (its rate limit) during the run.
+median requests/s of each, its ratio to the defaults (the median of the
+ratios within each round, so that drift in the machine's speed between
+rounds cancels out), the socket errors and non-2xx answers wrk saw, and how
+many of each unit's log lines journald suppressed (its rate limit) during
+the run.
+
+With --only speed,uvicorn (for example), only those configurations and the
+defaults: fewer units sharing the machine, more rounds in the same time.
+
+With --backlog, also the sample app's speed configuration with a listen
+backlog of 64 instead of the role's 2048, both loaded with fresh
+connections (wrk -c512, Connection: close): requests/s, errors and the 99th
+percentile latency, to check the default backlog.
 """
 
 from __future__ import annotations
@@ -45,7 +58,7 @@ CONTAINER = "fasterapi-demo"
 INSIDE = "/root/fasterapi-perf.py"
 # name, port of the role's service, app module; the apps are deployed under /opt/<name>.
 APPS = {"sample": ("fasterapi", 8000), "fastapi": ("benchapi", 8001)}
-CONFIGS = ("defaults", "speed", "previous", "asgi", "uvicorn", "guide")
+CONFIGS = ("defaults", "speed", "previous", "journald", "file", "buffered", "asgi", "uvicorn", "guide")
 PLAIN_VENV = "/opt/perf-plain-venv"
 CONFIG_DIR = "/opt/perf-configs"  # readable by the apps' users
 
@@ -65,7 +78,8 @@ def controller(args: argparse.Namespace) -> int:
     requirements = (ROOT / "tests/bench_app/requirements.txt").read_text().split()
     return subprocess.run(["docker", "exec", CONTAINER, "python3", INSIDE, "--inside", "--rounds", str(args.rounds),
                            "--seconds", str(args.seconds), "--connections", str(args.connections),
-                           "--plain-requirements", " ".join(requirements)] + (["--sweep-workers"] if args.sweep_workers else []),
+                           "--plain-requirements", " ".join(requirements)] + (["--sweep-workers"] if args.sweep_workers else [])
+                          + (["--backlog"] if args.backlog else []) + (["--only", args.only] if args.only else []),
                           check=False).returncode
 
 
@@ -109,6 +123,19 @@ preload_app = True
             "speed": 'accesslog = None\nmax_requests = 0\nmax_requests_jitter = 0\nos.environ["FASTERAPI_WORKER_MAX_MEMORY_MB"] = "0"\n',
             "previous": 'accesslog = "-"\nmax_requests = 10000\nmax_requests_jitter = 1000\n'
                         'os.environ["FASTERAPI_WORKER_MAX_MEMORY_MB"] = "0"\n',
+            "journald": 'accesslog = "-"\nmax_requests = 0\nmax_requests_jitter = 0\n'
+                        'os.environ["FASTERAPI_WORKER_MAX_MEMORY_MB"] = "0"\n',
+            "file": f'accesslog = "/var/log/perf-{app}-{kind}/access.log"\nmax_requests = 0\nmax_requests_jitter = 0\n'
+                    'os.environ["FASTERAPI_WORKER_MAX_MEMORY_MB"] = "0"\n',
+            "buffered": 'accesslog = None\nmax_requests = 0\nmax_requests_jitter = 0\n'
+                        'os.environ["FASTERAPI_WORKER_MAX_MEMORY_MB"] = "0"\n'
+                        'logconfig_dict = {"version": 1, "disable_existing_loggers": False, "handlers": {'
+                        f'"file": {{"class": "logging.FileHandler", "filename": "/var/log/perf-{app}-{kind}/access.log"}}, '
+                        '"access": {"class": "logging.handlers.MemoryHandler", "capacity": 1000, "target": "file"}}, '
+                        '"root": {"level": "INFO", "handlers": []}, '
+                        '"loggers": {"gunicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False}}}\n',
+            "backlog": 'accesslog = None\nmax_requests = 0\nmax_requests_jitter = 0\nbacklog = 64\n'
+                       'os.environ["FASTERAPI_WORKER_MAX_MEMORY_MB"] = "0"\n',
             "asgi": 'worker_class = "asgi"\n',
         }[base] + f"workers = {workers}\n"
         text = (f"import os\nexec(compile(open('/etc/{app}/gunicorn.conf.py').read(), '/etc/{app}/gunicorn.conf.py', 'exec'))\n"
@@ -132,6 +159,11 @@ def start(app: str, kind: str, port: int, workers: int) -> str:
         command = [f"{venv}/bin/gunicorn", "--config", config_file(app, kind, port, workers)] + (["main:app"] if kind == "guide" else [])
     subprocess.run(["systemctl", "stop", unit], capture_output=True, check=False)
     subprocess.run(["systemctl", "reset-failed", unit], capture_output=True, check=False)
+    if kind in ("file", "buffered"):
+        logs = Path(f"/var/log/perf-{app}-{kind}")
+        shutil.rmtree(logs, ignore_errors=True)
+        logs.mkdir(mode=0o750)
+        shutil.chown(logs, app, app)
     sh("systemd-run", "--quiet", "--unit", unit, "--property", f"User={app}", "--property", f"Group={app}",
        "--property", "Environment=PYTHONUNBUFFERED=1", "--working-directory", f"/opt/{app}/current/app", *command)
     for _attempt in range(150):
@@ -153,6 +185,24 @@ def parse_wrk(out: str) -> tuple[float, int]:
 
 def bench(port: int, seconds: int, connections: int) -> tuple[float, int]:
     return parse_wrk(sh("wrk", "-t2", f"-c{connections}", f"-d{seconds}s", f"http://127.0.0.1:{port}/"))
+
+
+def parse_latency(out: str) -> tuple[str, str]:
+    """The 99th percentile and the longest latency from wrk --latency's report."""
+    p99 = re.search(r"^\s*99%\s+(\S+)", out, re.MULTILINE)
+    most = re.search(r"^[ \t]*Latency[ \t]+[0-9.]+\w+[ \t]+\S+[ \t]+(\S+)", out, re.MULTILINE)
+    return (p99.group(1) if p99 else "?", most.group(1) if most else "?")
+
+
+def bench_fresh(port: int, seconds: int) -> tuple[float, int, str, str]:
+    """Requests/s, errors, the 99th percentile and the longest latency with a new connection per request, 512 at a time."""
+    out = sh("wrk", "-t2", "-c512", f"-d{seconds}s", "--latency", "-H", "Connection: close", f"http://127.0.0.1:{port}/")
+    return (*parse_wrk(out), *parse_latency(out))
+
+
+def ratios(results: list[tuple[float, int]], defaults: list[tuple[float, int]]) -> float:
+    """The median over rounds of requests/s relative to the defaults in the same round."""
+    return statistics.median(rps / base for (rps, _e), (base, _f) in zip(results, defaults))
 
 
 def parse_suppressed(text: str) -> dict[str, int]:
@@ -188,32 +238,50 @@ def inside(args: argparse.Namespace) -> int:
         workers[label] = role_workers(app)
         units[(label, "defaults")] = (f"{app}.service", port)
         for offset, kind in enumerate(CONFIGS[1:], start=1):
-            units[(label, kind)] = (start(app, kind, port + 100 * offset, workers[label]), port + 100 * offset)
+            if not args.only or kind in args.only.split(","):
+                units[(label, kind)] = (start(app, kind, port + 100 * offset, workers[label]), port + 100 * offset)
         for offset, (kind, count) in enumerate(sweep.items(), start=len(CONFIGS)):
             units[(label, kind)] = (start(app, kind, port + 100 * offset, count), port + 100 * offset)
+    if args.backlog:
+        app, port = APPS["sample"]
+        port += 100 * (len(CONFIGS) + len(sweep))
+        backlog = (start(app, "backlog-64", port, workers["sample"]), port)
     print(f"perf: {', '.join(f'{label} app {workers[label]} workers' for label in APPS)}; guide install: gunicorn {versions[0]}, "
           f"uvicorn {versions[1]} (no uvloop, no httptools); wrk -t2 -c{args.connections} -d{args.seconds}s, {args.rounds} "
           "rounds, interleaved", flush=True)
     results: dict[tuple[str, str], list[tuple[float, int]]] = {key: [] for key in units}
+    if args.backlog:
+        units[("sample", "backlog-64")] = backlog  # loaded with fresh connections only, after the rounds
     for number in range(1, args.rounds + 1):
-        for key, (_unit, port) in units.items():
-            results[key].append(bench(port, args.seconds, args.connections))
-        print(f"round {number}: " + ", ".join(f"{label}/{kind} {results[(label, kind)][-1][0]:,.0f}" for label, kind in units),
+        for key in results:
+            results[key].append(bench(units[key][1], args.seconds, args.connections))
+        print(f"round {number}: " + ", ".join(f"{label}/{kind} {results[(label, kind)][-1][0]:,.0f}" for label, kind in results),
               flush=True)
     suppressed = suppressed_since(started)
-    for key, (unit, _port) in units.items():
-        if key[1] != "defaults":
-            subprocess.run(["systemctl", "stop", unit], capture_output=True, check=False)
     for label in APPS:
-        defaults = statistics.median(rps for rps, _errors in results[(label, "defaults")])
-        print(f"\n{label} app, median of {args.rounds} rounds:\n| configuration | requests/s | ratio to defaults | socket errors + non-2xx "
-              "| journald suppressed |\n| --- | --- | --- | --- | --- |")
-        for kind in [kind for app_label, kind in units if app_label == label]:
+        print(f"\n{label} app, medians of {args.rounds} rounds:\n| configuration | requests/s | ratio to defaults | "
+              "socket errors + non-2xx | journald suppressed |\n| --- | --- | --- | --- | --- |")
+        for kind in [kind for app_label, kind in results if app_label == label]:
             unit = units[(label, kind)][0]
             median = statistics.median(rps for rps, _errors in results[(label, kind)])
             errors = sum(errors for _rps, errors in results[(label, kind)])
             dropped = suppressed.get(unit if unit.endswith(".service") else unit + ".service", 0)
-            print(f"| {kind} | {median:,.0f} | {median / defaults:.2f} | {errors} | {dropped:,} |")
+            print(f"| {kind} | {median:,.0f} | {ratios(results[(label, kind)], results[(label, 'defaults')]):.2f} | "
+                  f"{errors} | {dropped:,} |")
+    if args.backlog:
+        fresh: dict[str, list[tuple[float, int, str, str]]] = {"speed": [], "backlog-64": []}
+        for _number in range(args.rounds):
+            for kind in fresh:
+                fresh[kind].append(bench_fresh(units[("sample", kind)][1], args.seconds))
+        print(f"\nsample app, a new connection per request (wrk -c512, Connection: close), {args.rounds} rounds:\n"
+              "| configuration | requests/s (median) | socket errors + non-2xx (sum) | 99th percentile latency per round | "
+              "longest latency per round |\n| --- | --- | --- | --- | --- |")
+        for kind, rows in fresh.items():
+            print(f"| {kind} (backlog {2048 if kind == 'speed' else 64}) | {statistics.median(r[0] for r in rows):,.0f} | "
+                  f"{sum(r[1] for r in rows)} | {', '.join(r[2] for r in rows)} | {', '.join(r[3] for r in rows)} |")
+    for key, (unit, _port) in units.items():
+        if key[1] != "defaults":
+            subprocess.run(["systemctl", "stop", unit], capture_output=True, check=False)
     return 0
 
 
@@ -223,9 +291,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=int(os.environ.get("FASTERAPI_PERF_SECONDS", "8")))
     parser.add_argument("--connections", type=int, default=int(os.environ.get("FASTERAPI_PERF_CONNECTIONS", "64")))
     parser.add_argument("--sweep-workers", action="store_true", help="also vCPUs, vCPUs + 1 and 2 x vCPUs + 1 workers")
+    parser.add_argument("--backlog", action="store_true", help="also fresh connections against backlogs 2048 and 64")
+    parser.add_argument("--only", default="", help="only these configurations besides the defaults, comma-separated")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--plain-requirements", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.backlog and args.only and "speed" not in args.only.split(","):
+        parser.error("--backlog compares against speed: add it to --only")
     return inside(args) if args.inside else controller(args)
 
 

@@ -28,3 +28,17 @@ def test_parse_suppressed() -> None:
     text = ("Suppressed 19189 messages from fasterapi.service\nSuppressed 12 messages from perf-fasterapi-previous.service\n"
             "Suppressed 11 messages from fasterapi.service\nSomething else\n")
     assert perf.parse_suppressed(text) == {"fasterapi.service": 19200, "perf-fasterapi-previous.service": 12}
+
+
+def test_ratios_pair_each_round_with_the_defaults_of_that_round() -> None:
+    # The machine's speed drifts between rounds: the median of paired ratios is 0.9,
+    # the ratio of the medians (90 / 80) would say 1.125.
+    defaults = [(100.0, 0), (50.0, 0), (80.0, 0)]
+    other = [(90.0, 0), (45.0, 0), (90.0, 0)]
+    assert round(perf.ratios(other, defaults), 6) == 0.9
+
+
+def test_parse_latency() -> None:
+    report = WRK.replace("Thread Stats", "Latency Distribution\n     50%    1.10ms\n     99%    4.21ms\n  Thread Stats")
+    assert perf.parse_latency(report) == ("4.21ms", "17.22ms")
+    assert perf.parse_latency("nothing") == ("?", "?")
