@@ -63,9 +63,11 @@ test: lint unit sanity galaxy-import molecule galaxy
 demo: venv collection-link
 	tests/harness/demo.sh
 
-# The role's defaults against the same apps run other ways (tests/harness/perf.py).
+# The role's defaults against the same apps run other ways (tests/harness/perf.py);
+# PERF_ARGS="--rounds 7 --seconds 6 --sweep-workers --backlog" for its options.
+PERF_ARGS ?=
 perf: venv collection-link
-	python tests/harness/perf.py
+	python tests/harness/perf.py $(PERF_ARGS)
 
 drain-compare: venv collection-link
 	tests/harness/drain-compare.sh
