@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--late", type=float, default=1.0, help="seconds after the old master's SIGTERM")
     args = parser.parse_args(argv)
     request = f"GET /version HTTP/1.1\r\nHost: 127.0.0.1:{args.port}\r\n\r\n".encode()
-    sockets = [socket.create_connection(("127.0.0.1", args.port), timeout=5) for _ in range(args.connections)]
+    sockets = [socket.create_connection(("127.0.0.1", args.port), timeout=5) for _number in range(args.connections)]
     time.sleep(0.3)  # the running workers accept them
     cursor = journal_cursor(args.unit)
     reload = subprocess.Popen(["systemctl", "reload", args.unit])
