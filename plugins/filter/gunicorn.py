@@ -4,7 +4,8 @@
 role can validate it early and derive a health-check target from it;
 ``python_literal`` renders an Ansible value as Python source for
 ``gunicorn.conf.py``; the ``ip_allow_*`` filters check and pick out entries of
-systemd's ``IPAddressAllow=``.
+systemd's ``IPAddressAllow=``; ``lock_host`` picks the host that resolves a
+release's packages for all the hosts that build it.
 
 A file defining several filters has no DOCUMENTATION of its own: each filter's
 (for ansible-doc) is in plugins/filter/<filter name>.yml.
@@ -142,6 +143,28 @@ def python_literal(value: Any) -> str:
     raise AnsibleFilterError(f"cannot write a value of type {type(value).__name__} into gunicorn.conf.py: {value!r}")
 
 
+def lock_host(hosts: Any, releases: Any, built: Any) -> dict[str, str]:
+    """For each release in RELEASES (host: release), the host that gives its lock.
+
+    HOSTS is the play's hosts in order; BUILT maps a host to the releases
+    built on it. A host that has the release built already (its kept lock)
+    comes first, else the first host that builds it, so every host of a
+    release installs one lock, whenever it joined.
+    """
+    if not isinstance(releases, dict) or not isinstance(built, dict):
+        raise AnsibleFilterError("lock_host expects a mapping of host to release and one of host to built releases")
+    chosen: dict[str, str] = {}
+    for host in hosts:
+        release = releases.get(host)
+        if release and host in built and release in (built.get(host) or []) and release not in chosen:
+            chosen[release] = host
+    for host in hosts:
+        release = releases.get(host)
+        if release and release not in chosen:
+            chosen[release] = host
+    return chosen
+
+
 class FilterModule:
     """Ansible entry point."""
 
@@ -149,4 +172,5 @@ class FilterModule:
         return {"gunicorn_bind": gunicorn_bind, "gunicorn_bind_error": gunicorn_bind_error,
                 "python_literal": python_literal, "ip_allow_error": ip_allow_error,
                 "ip_allow_entries": ip_allow_entries,
-                "ip_allow_reaches_beyond_loopback": ip_allow_reaches_beyond_loopback}
+                "ip_allow_reaches_beyond_loopback": ip_allow_reaches_beyond_loopback,
+                "lock_host": lock_host}

@@ -12,14 +12,22 @@ Standard library only: this runs with the host's python3 (3.9 or later).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 RELEASE_JSON = "release.json"
+# The release's packages, resolved once with their hashes (uv pip compile).
+LOCK = "requirements.lock"
+_PYTHON_VERSION = "import sys; print('%d.%d' % sys.version_info[:2])"
+# The distributions installed in a venv, as name==version lines, sorted.
+_FREEZE = ("import importlib.metadata as m, json; print(json.dumps(sorted({'%s==%s' % (d.metadata['Name'], d.version)"
+           " for d in m.distributions() if d.metadata['Name']}, key=str.lower)))")
 
 
 class ReleaseError(Exception):
@@ -209,15 +217,73 @@ def own_by_root(path: str) -> None:
             os.chmod(name, readable_mode(os.stat(name).st_mode, os.path.isdir(name)))
 
 
+def resolve(path: str, uv: str, python: str, packages: Sequence[str], requirements_file: str = "",
+            requirements_text: str = "", extra_args: Sequence[str] = (), environment: Optional[Dict[str, str]] = None,
+            runner: Runner = run) -> Dict[str, str]:
+    """The lock of release PATH: its PATH/requirements.lock when it has one, else resolved now.
+
+    Resolving takes PACKAGES and the requirements file (REQUIREMENTS_FILE on
+    the host when it exists, else REQUIREMENTS_TEXT) through ``uv pip
+    compile --universal --generate-hashes`` for PYTHON's version and newer,
+    so the one lock serves every host of a release whatever its platform.
+    Returns the lock text and where it came from (``release`` or ``resolved``).
+    """
+    kept = os.path.join(path, LOCK)
+    if os.path.isfile(kept):
+        with open(kept, encoding="utf-8") as handle:
+            return {"lock": handle.read(), "source": "release"}
+    environment = dict(environment or {})
+    version = _step(runner, "finding the Python version", [python, "-c", _PYTHON_VERSION], {}).strip()
+    with tempfile.TemporaryDirectory(prefix="fasterapi-lock-") as scratch:
+        wanted = list(packages)
+        if requirements_file and os.path.isfile(requirements_file):
+            wanted.append("--requirement %s" % requirements_file)
+        elif requirements_text.strip():
+            with open(os.path.join(scratch, "requirements.txt"), "w", encoding="utf-8") as handle:
+                handle.write(requirements_text)
+            wanted.append("--requirement %s" % os.path.join(scratch, "requirements.txt"))
+        source = os.path.join(scratch, "requirements.in")
+        with open(source, "w", encoding="utf-8") as handle:
+            handle.write("".join(line + "\n" for line in wanted))
+        lock = _step(runner, "resolving its packages (uv pip compile)",
+                     [uv, "pip", "compile", "--quiet", "--universal", "--generate-hashes", "--no-header",
+                      "--python-version", version] + list(extra_args) + [source], environment)
+    if not lock_packages(lock):
+        raise ReleaseError("resolving its packages (uv pip compile) gave no lock", lock)
+    return {"lock": lock, "source": "resolved"}
+
+
+def lock_packages(lock: str) -> List[str]:
+    """The name==version of each requirement in LOCK (a compiled requirements file), markers left out."""
+    found = []
+    for line in lock.splitlines():
+        if not line.strip() or line[0] in " \t#-":
+            continue
+        found.append(line.split(";")[0].split("\\")[0].strip())
+    return found
+
+
+def installed_packages(venv: str, runner: Runner = run) -> List[str]:
+    """The distributions in VENV as name==version, sorted (what pip freeze lists, pip included)."""
+    out = _step(runner, "listing the installed packages", [os.path.join(venv, "bin", "python"), "-c", _FREEZE], {})
+    return [str(line) for line in json.loads(out)]
+
+
 def build(path: str, installer: str, python: str, packages: Sequence[str], uv: str = "",
           requirements_file: str = "", extra_args: Sequence[str] = (), environment: Optional[Dict[str, str]] = None,
-          venv_files: Optional[Dict[str, str]] = None, metadata: Optional[Dict[str, Any]] = None, runner: Runner = run) -> List[str]:
+          venv_files: Optional[Dict[str, str]] = None, metadata: Optional[Dict[str, Any]] = None, runner: Runner = run,
+          lock: str = "") -> List[str]:
     """Build PATH/venv for the code in PATH/app, write VENV_FILES (name: text) into it, and write release.json last.
 
-    Returns the steps done. On failure removes PATH (a half-built release
-    must not be mistaken for a built one) and raises ReleaseError.
+    With LOCK (a requirements file with hashes, from resolve()), it is kept
+    as PATH/requirements.lock and installed instead of PACKAGES and
+    REQUIREMENTS_FILE, every hash checked; release.json records the
+    packages installed either way. Returns the steps done. On failure
+    removes PATH (a half-built release must not be mistaken for a built one)
+    and raises ReleaseError.
     """
     environment = dict(environment or {})
+    metadata = dict(metadata or {})
     steps = []
     venv = os.path.join(path, "venv")
     try:
@@ -225,6 +291,9 @@ def build(path: str, installer: str, python: str, packages: Sequence[str], uv: s
         requirements = list(packages)
         if requirements_file and os.path.isfile(requirements_file):
             requirements += ["--requirement", requirements_file]
+        if lock:
+            _write_atomically(os.path.join(path, LOCK), lock, 0o644)
+            requirements = ["--require-hashes", "--requirement", os.path.join(path, LOCK)]
         what = "installing its dependencies with %s" % installer
         if installer == "uv":
             _step(runner, what, [uv, "venv", "--quiet", "--python", python, venv], environment)
@@ -235,6 +304,9 @@ def build(path: str, installer: str, python: str, packages: Sequence[str], uv: s
         if requirements:
             _step(runner, what, install + list(extra_args) + requirements, environment)
         steps.append("venv")
+        metadata["packages"] = installed_packages(venv, runner)
+        if lock:
+            metadata["lock_sha256"] = hashlib.sha256(lock.encode("utf-8")).hexdigest()
         what = "installing the collection's worker, hooks and hand-over tool"
         purelib = _step(runner, what, [os.path.join(venv, "bin", "python"), "-c",
                                        "import sysconfig; print(sysconfig.get_paths()['purelib'])"], {}).strip()
@@ -250,7 +322,7 @@ def build(path: str, installer: str, python: str, packages: Sequence[str], uv: s
         _step(runner, "compiling the code", [os.path.join(venv, "bin", "python"), "-m", "compileall", "-q",
                                              os.path.join(path, "app")] + installed, {})
         steps.append("bytecode")
-        _write_atomically(os.path.join(path, RELEASE_JSON), json.dumps(metadata or {}, indent=2, sort_keys=True) + "\n", 0o644)
+        _write_atomically(os.path.join(path, RELEASE_JSON), json.dumps(metadata, indent=2, sort_keys=True) + "\n", 0o644)
         steps.append(RELEASE_JSON)
     except (ReleaseError, OSError) as err:
         shutil.rmtree(path, ignore_errors=True)

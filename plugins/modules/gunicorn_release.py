@@ -17,6 +17,10 @@ description:
     compiles the code, and writes C(release.json) last. A failed build removes the release directory and names the step.
     With O(src) (a directory on the controller) or O(code_archive), the release starts empty and the code is unpacked into
     C(app/) first, in the same round trip.
+  - C(state=resolved) returns the release's lock (the exact packages with their hashes), the C(requirements.lock) a built
+    release keeps, else one resolved now by C(uv pip compile --universal --generate-hashes) from O(packages) and the
+    requirements file (O(requirements_file) on the host, else O(requirements_text)), for O(python)'s version and newer.
+    Run it on one host and give its RV(lock) to every host's C(state=built), so they all install the same packages.
   - C(state=current) points C(current) at release O(name) and C(previous) at the release it replaces (or O(previous)),
     each by an atomic rename, writing O(restart_marker) first.
   - C(state=pruned) removes the releases beyond the O(keep) newest built ones; never those C(current) or C(previous) point to.
@@ -32,10 +36,10 @@ options:
   state:
     description: What to do (see the description).
     type: str
-    choices: [prepared, built, current, pruned]
+    choices: [prepared, resolved, built, current, pruned]
     required: true
   name:
-    description: The release (a directory name under C(releases/)). Required for C(prepared), C(built) and C(current).
+    description: The release (a directory name under C(releases/)). Required for C(prepared), C(resolved), C(built) and C(current).
     type: str
   previous:
     description:
@@ -66,29 +70,41 @@ options:
     choices: [uv, pip]
     default: uv
   uv:
-    description: With C(state=built) and O(installer=uv), the uv executable.
+    description: With C(state=built) and O(installer=uv), and with C(state=resolved), the uv executable.
     type: path
   python:
-    description: With C(state=built), the Python the venv is made from.
+    description: With C(state=built), the Python the venv is made from; with C(state=resolved), the one the lock is for.
     type: str
     default: python3
   packages:
-    description: With C(state=built), the requirements to install (pip requirement specifiers or wheel paths).
+    description: With C(state=built) and C(state=resolved), the requirements to install (pip requirement specifiers or wheel paths).
     type: list
     elements: str
     default: []
   requirements_file:
-    description: With C(state=built), a requirements file installed too when it exists.
+    description: With C(state=built) and C(state=resolved), a requirements file installed too when it exists.
     type: path
+  requirements_text:
+    description:
+      - With C(state=resolved), the requirements file's text, used when O(requirements_file) is not on the host yet (code
+        that travels with C(state=built) from the controller).
+    type: str
+    default: ""
+  lock:
+    description:
+      - With C(state=built), a lock (RV(lock) of C(state=resolved)) installed instead of O(packages) and
+        O(requirements_file), every hash checked, and kept as C(requirements.lock) in the release.
+    type: str
+    default: ""
   extra_args:
-    description: With C(state=built), extra arguments for C(pip install) or C(uv pip install).
+    description: With C(state=built), extra arguments for C(pip install) or C(uv pip install); with C(state=resolved), for C(uv pip compile).
     type: list
     elements: str
     default: []
   environment:
     description:
-      - With C(state=built), environment variables for the installer (index URLs, certificates, cache directories).
-      - Never logged.
+      - With C(state=built) and C(state=resolved), environment variables for the installer (index URLs, certificates, cache directories).
+      - Credentials in its values (C(user:password@) in a URL) are never logged; the rest is.
     type: dict
     default: {}
   venv_files:
@@ -169,6 +185,20 @@ removed:
   returned: when state is pruned
   type: list
   elements: str
+lock:
+  description: With C(state=resolved), the lock, a requirements file of exact versions with their hashes.
+  returned: when state is resolved
+  type: str
+lock_source:
+  description: With C(state=resolved), C(release) (the lock the built release keeps) or C(resolved) (resolved now).
+  returned: when state is resolved
+  type: str
+packages:
+  description: With C(state=resolved), the packages the lock names, as name==version.
+  returned: when state is resolved
+  type: list
+  elements: str
+  sample: [anyio==4.16.0, gunicorn==27.0.1]
 steps:
   description: With C(state=built), the steps done.
   returned: when state is built
@@ -178,12 +208,14 @@ steps:
 """
 
 import os  # noqa: E402  pylint: disable=wrong-import-position
+import re  # noqa: E402  pylint: disable=wrong-import-position
 from typing import Any, Dict  # noqa: E402  pylint: disable=wrong-import-position
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.fasterapi.deploy.plugins.module_utils import releases  # noqa: E402  pylint: disable=wrong-import-position
 
-_NEEDS_NAME = ("prepared", "built", "current")
+_SECRET = re.compile(r"://[^/@\s]+@")
+_NEEDS_NAME = ("prepared", "resolved", "built", "current")
 
 
 def _result(base: str, **extra: Any) -> Dict[str, Any]:
@@ -196,6 +228,9 @@ def _result(base: str, **extra: Any) -> Dict[str, Any]:
 def run_module(module: AnsibleModule) -> Dict[str, Any]:
     """Do what module.params say; return the module's result."""
     params = module.params
+    # Mask the values that carry credentials, not every value ("1" would
+    # hide each digit 1 of the output).
+    module.no_log_values.update(str(v) for v in params["environment"].values() if _SECRET.search(str(v)))
     base, state, name = params["base_dir"], params["state"], params["name"]
     if state in _NEEDS_NAME and not name:
         module.fail_json(msg="name is required with state=%s" % state)
@@ -206,6 +241,16 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
         if not module.check_mode:
             releases.prepare(path)
         return _result(base, changed=True)
+    if state == "resolved":
+        if not params["uv"]:
+            module.fail_json(msg="uv is required with state=resolved")
+        try:
+            got = releases.resolve(path, params["uv"], params["python"], params["packages"],
+                                   requirements_file=params["requirements_file"] or "", requirements_text=params["requirements_text"],
+                                   extra_args=params["extra_args"], environment={str(k): str(v) for k, v in params["environment"].items()})
+        except releases.ReleaseError as err:
+            module.fail_json(msg="Release %s was not built: %s." % (name, err), output=err.output[-4000:])
+        return _result(base, lock=got["lock"], lock_source=got["source"], packages=releases.lock_packages(got["lock"]))
     if state == "built":
         if params["installer"] == "uv" and not params["uv"]:
             module.fail_json(msg="uv is required with installer=uv")
@@ -227,7 +272,8 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
                 path, params["installer"], params["python"], params["packages"], uv=params["uv"] or "",
                 requirements_file=params["requirements_file"] or "", extra_args=params["extra_args"],
                 environment={str(k): str(v) for k, v in params["environment"].items()},
-                venv_files={str(k): str(v) for k, v in params["venv_files"].items()}, metadata=params["metadata"])
+                venv_files={str(k): str(v) for k, v in params["venv_files"].items()}, metadata=params["metadata"],
+                lock=params["lock"])
         except releases.ReleaseError as err:
             module.fail_json(msg="Release %s was not built: %s." % (name, err), output=err.output[-4000:], step=str(err))
         return _result(base, changed=True, steps=steps)
@@ -256,7 +302,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "base_dir": {"type": "path", "required": True},
-            "state": {"type": "str", "choices": ["prepared", "built", "current", "pruned"], "required": True},
+            "state": {"type": "str", "choices": ["prepared", "resolved", "built", "current", "pruned"], "required": True},
             "name": {"type": "str"},
             "previous": {"type": "str"},
             "restart_marker": {"type": "path"},
@@ -266,8 +312,10 @@ def main() -> None:
             "python": {"type": "str", "default": "python3"},
             "packages": {"type": "list", "elements": "str", "default": []},
             "requirements_file": {"type": "path"},
+            "requirements_text": {"type": "str", "default": ""},
+            "lock": {"type": "str", "default": ""},
             "extra_args": {"type": "list", "elements": "str", "default": []},
-            "environment": {"type": "dict", "default": {}, "no_log": True},
+            "environment": {"type": "dict", "default": {}},
             "venv_files": {"type": "dict", "default": {}},
             "metadata": {"type": "dict", "default": {}},
             "src": {"type": "path"},

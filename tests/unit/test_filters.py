@@ -128,3 +128,21 @@ def test_ip_allow_entries_keeps_usable_name_servers_only() -> None:
     servers = ["10.255.255.53", "fe80::1%eth0", "::1", "not-an-ip", 7, "127.0.0.53"]
     assert filters.ip_allow_entries(servers) == ["10.255.255.53", "::1", "127.0.0.53"]
     assert filters.ip_allow_entries(None) == []
+
+
+def test_lock_host_prefers_a_host_that_has_the_release_built() -> None:
+    hosts = ["web1", "web2", "web3"]
+    releases = dict.fromkeys(hosts, "1.0.3-aaaa")
+    assert filters.lock_host(hosts, releases, {"web1": [], "web2": ["1.0.3-aaaa"], "web3": []}) == {"1.0.3-aaaa": "web2"}
+
+
+def test_lock_host_takes_the_first_builder_of_each_release() -> None:
+    hosts = ["web1", "web2", "web3", "api1"]
+    releases = {"web1": "1.0.3-aaaa", "web2": "1.0.3-aaaa", "web3": "1.0.3-aaaa", "api1": "2.0-bbbb"}
+    built = {"web1": ["1.0.2-cccc"], "web2": [], "web3": [], "api1": []}
+    assert filters.lock_host(hosts, releases, built) == {"1.0.3-aaaa": "web1", "2.0-bbbb": "api1"}
+
+
+def test_lock_host_refuses_what_is_not_a_mapping() -> None:
+    with pytest.raises(AnsibleFilterError, match="mapping of host to release"):
+        filters.lock_host(["web1"], ["1.0"], {})

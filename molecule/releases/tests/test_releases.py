@@ -76,7 +76,7 @@ def test_deploying_the_same_version_again_changes_nothing(outcome: dict[str, Any
 
 def test_a_dependency_that_cannot_be_installed_fails_the_deploy_and_changes_nothing(outcome: dict[str, Any], hostname: str) -> None:
     s = step(outcome, "dependencies that cannot be installed")
-    assert "installing its dependencies with uv failed" in s["output"]
+    assert "resolving its packages (uv pip compile) failed" in s["output"]
     assert "fasterapi-deploy-no-such-package" in s["output"]
     before, after = seen(step(outcome, "deploy 1.0.2 again"), hostname), seen(s, hostname)
     assert after == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -131,7 +132,9 @@ class Recorder:
         self.calls.append(list(argv))
         if self.fail and self.fail in " ".join(argv):
             return subprocess.CompletedProcess(list(argv), 1, "", "ERROR: no such package fasterapi-deploy-no-such-package")
-        out = str(self.purelib) + "\n" if "sysconfig" in " ".join(argv) else ""
+        joined = " ".join(argv)
+        out = (str(self.purelib) + "\n" if "sysconfig" in joined else '["gunicorn==27.0.1"]\n' if "importlib.metadata" in joined
+               else "3.11\n" if "version_info" in joined else "lock==1 \\\n    --hash=sha256:00\n" if " compile " in joined else "")
         return subprocess.CompletedProcess(list(argv), 0, out, "")
 
 
@@ -159,7 +162,71 @@ def test_build_with_uv_in_order_and_release_json_last(tmp_path: Path) -> None:
                                "gunicorn==27.0.1", "--requirement", f"{rel}/app/requirements.txt"]
     assert runner.calls[-1][:4] == [f"{rel}/venv/bin/python", "-m", "compileall", "-q"]
     assert (purelib / "fasterapi_deploy_hooks.py").read_text() == "X = 1\n"
-    assert json.loads((rel / "release.json").read_text()) == {"name": "1.0.0-aaaa"}
+    assert json.loads((rel / "release.json").read_text()) == {"name": "1.0.0-aaaa", "packages": ["gunicorn==27.0.1"]}
+    assert not (rel / releases.LOCK).exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to root needs root")
+def test_a_build_from_a_lock_installs_the_lock_with_hashes_and_keeps_it(tmp_path: Path) -> None:
+    rel = _release(tmp_path)
+    (tmp_path / "purelib").mkdir()
+    runner = Recorder(tmp_path / "purelib")
+    releases.build(str(rel), "pip", "python3", ["gunicorn==27.0.1"], requirements_file=str(rel / "app" / "requirements.txt"),
+                   lock="gunicorn==27.0.1 --hash=sha256:00\n", runner=runner)
+    assert runner.calls[1] == [f"{rel}/venv/bin/pip", "install", "--require-virtualenv", "--require-hashes",
+                               "--requirement", f"{rel}/{releases.LOCK}"]
+    assert (rel / releases.LOCK).read_text() == "gunicorn==27.0.1 --hash=sha256:00\n"
+    recorded = json.loads((rel / "release.json").read_text())
+    assert recorded["lock_sha256"] == hashlib.sha256(b"gunicorn==27.0.1 --hash=sha256:00\n").hexdigest()
+
+
+def test_resolve_compiles_the_packages_and_requirements_for_the_hosts_python(tmp_path: Path) -> None:
+    rel = _release(tmp_path)
+    runner = Recorder(tmp_path)
+    seen: List[str] = []
+
+    def recording(argv: Sequence[str], environment: Dict[str, str]) -> "subprocess.CompletedProcess[str]":
+        if " compile " in " ".join(argv):
+            seen.append(Path(argv[-1]).read_text())
+        return runner(argv, environment)
+
+    got = releases.resolve(str(rel), "/uv", "python3", ["gunicorn==27.0.1"], requirements_file=str(rel / "app" / "requirements.txt"),
+                           runner=recording)
+    assert got == {"lock": "lock==1 \\\n    --hash=sha256:00\n", "source": "resolved"}
+    compile_call = runner.calls[1]
+    assert compile_call[:9] == ["/uv", "pip", "compile", "--quiet", "--universal", "--generate-hashes", "--no-header",
+                                "--python-version", "3.11"]
+    assert seen == [f"gunicorn==27.0.1\n--requirement {rel}/app/requirements.txt\n"]
+
+
+def test_resolve_takes_the_requirements_text_when_the_code_is_not_on_the_host_yet(tmp_path: Path) -> None:
+    rel = tmp_path / "releases" / "r"
+    seen: List[str] = []
+
+    def recording(argv: Sequence[str], environment: Dict[str, str]) -> "subprocess.CompletedProcess[str]":
+        if " compile " in " ".join(argv):
+            listed = Path(argv[-1]).read_text()
+            seen.append(listed)
+            seen.append(Path(listed.splitlines()[1].split(" ", 1)[1]).read_text())
+        return Recorder(tmp_path)(argv, environment)
+
+    releases.resolve(str(rel), "/uv", "python3", ["gunicorn"], requirements_file=str(rel / "app" / "requirements.txt"),
+                     requirements_text="fastapi==0.1\n", runner=recording)
+    assert seen[1] == "fastapi==0.1\n"
+
+
+def test_resolve_returns_the_lock_a_built_release_keeps(tmp_path: Path) -> None:
+    rel = _release(tmp_path)
+    (rel / releases.LOCK).write_text("kept\n")
+    runner = Recorder(tmp_path)
+    assert releases.resolve(str(rel), "/uv", "python3", ["gunicorn"], runner=runner) == {"lock": "kept\n", "source": "release"}
+    assert runner.calls == []
+
+
+def test_installed_lists_a_real_venv(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
+    listed = releases.installed_packages(str(tmp_path / "venv"))
+    assert any(line.startswith("pip==") for line in listed), listed
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="chown to root needs root")

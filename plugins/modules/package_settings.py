@@ -1,0 +1,119 @@
+#!/usr/bin/python
+# Copyright (c) 2026 fasterapi.deploy maintainers
+# MIT License (see LICENSE)
+"""The fasterapi.deploy.package_settings module."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: package_settings
+short_description: Read the host's own pip and uv settings and give both installers the same ones
+version_added: 0.6.0
+description:
+  - A host's admin configures pip once, in C(/etc/pip.conf) (or C(/etc/xdg/pip/pip.conf), C(~/.config/pip/pip.conf),
+    C(PIP_CONFIG_FILE)), in C(PIP_*) variables, by adding a CA to the system trust store with C(update-ca-certificates),
+    and with C(HTTP(S)_PROXY) and C(NO_PROXY) in the environment or C(/etc/environment). pip reads its own files; uv reads
+    none of pip's, so a host that pip can install on fails with uv (C(invalid peer certificate) C(UnknownIssuer)).
+  - Reads all of that in one round trip, with uv's own C(uv.toml) files and C(UV_*) variables, and returns the
+    environment each installer needs to use the same settings.
+  - Precedence, highest first, the role's values (O(role)), then C(PIP_*) variables, then pip's files in pip's own
+    order. For uv, a setting uv's own configuration makes wins over pip's (uv reads it itself), but not over the role's.
+  - The settings read are index-url, extra-index-url, find-links, no-index, cert, client-cert, timeout, retries,
+    trusted-host (only when the admin set it) and proxy. uv always uses the system trust store (C(UV_SYSTEM_CERTS)).
+  - Changes nothing. Never returns a password in an index URL except inside the environments, which a task should
+    not print (C(no_log)).
+author: fasterapi.deploy maintainers (@fasterapi)
+options:
+  role:
+    description:
+      - The settings the role's variables make, by pip option name (C(index-url), C(extra-index-url), C(find-links),
+        C(cert), ...). An empty value is not set.
+    type: dict
+    default: {}
+  environment_file:
+    description: A pam_env file read for variables the module's own environment lacks (a docker exec does not load it).
+    type: path
+    default: /etc/environment
+attributes:
+  check_mode:
+    description: Reads only.
+    support: full
+  diff_mode:
+    description: Nothing to show.
+    support: none
+notes:
+  - Standard library only; runs with the host's python3. C(uv.toml) is read with Python 3.11's C(tomllib).
+"""
+
+EXAMPLES = r"""
+- name: Read how this host installs Python packages
+  fasterapi.deploy.package_settings:
+    role:
+      index-url: "{{ gunicorn_pip_index_url }}"
+      cert: "{{ gunicorn_pip_cert }}"
+  register: packages
+  no_log: true
+
+- name: Show where each setting came from
+  ansible.builtin.debug:
+    msg: "{{ packages.settings | map(attribute='setting') | zip(packages.settings | map(attribute='source')) | list }}"
+"""
+
+RETURN = r"""
+settings:
+  description: The settings pip uses, each with its value (credentials in URLs replaced by C(***)) and where it was set.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{setting: cert, value: /etc/ssl/corp.pem, source: "/etc/pip.conf [global]"}]
+uv_settings:
+  description: The same for uv.
+  returned: always
+  type: list
+  elements: dict
+pip_environment:
+  description: Variables to give pip (the role's settings, and those only C(/etc/environment) sets).
+  returned: always
+  type: dict
+uv_environment:
+  description: Variables to give uv so that it uses the same settings.
+  returned: always
+  type: dict
+pip_digest:
+  description: The settings that change what pip installs (index-url, extra-index-url, find-links, no-index), without credentials.
+  returned: always
+  type: dict
+uv_digest:
+  description: The same for uv.
+  returned: always
+  type: dict
+problems:
+  description: Configuration files that could not be read (the installers would stumble on them too).
+  returned: always
+  type: list
+  elements: str
+"""
+
+import os  # noqa: E402  pylint: disable=wrong-import-position
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.fasterapi.deploy.plugins.module_utils import package_settings  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "role": {"type": "dict", "default": {}},
+            "environment_file": {"type": "path", "default": "/etc/environment"},
+        },
+        supports_check_mode=True,
+    )
+    environ, origin = package_settings.host_environment(os.environ, module.params["environment_file"])
+    result = package_settings.effective(module.params["role"], environ, origin,
+                                        package_settings.home_of_effective_user(environ),
+                                        package_settings.system_ca())
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

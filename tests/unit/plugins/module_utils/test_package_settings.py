@@ -1,0 +1,139 @@
+"""plugins/module_utils/package_settings.py on real files in a scratch root (not this machine's /etc)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict
+
+import pytest
+from ansible_collections.fasterapi.deploy.plugins.module_utils import package_settings as ps
+
+
+@pytest.fixture()
+def root(tmp_path: Path) -> Path:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "home").mkdir()
+    return tmp_path
+
+
+def run(root: Path, environ: Dict[str, str], role: Dict[str, Any], local_ca: tuple = ()) -> Dict[str, Any]:
+    origin = {name: "environment" for name in environ}
+    return ps.effective(role, environ, origin, str(root / "home"), local_ca, root=str(root))
+
+
+def source(result: Dict[str, Any], setting: str, key: str = "settings") -> str:
+    found = [s for s in result[key] if s["setting"] == setting]
+    return found[0]["source"] if found else ""
+
+
+def test_etc_pip_conf_reaches_uv_with_its_source(root: Path) -> None:
+    (root / "etc" / "pip.conf").write_text("[global]\ncert = /etc/ssl/corp.pem\nindex-url = https://u:secret@mirror.example/simple\n"
+                                           "timeout = 30\n[install]\nextra-index-url =\n  https://a.example/simple\n  https://b.example/simple\n")
+    result = run(root, {}, {})
+    assert result["uv_environment"]["SSL_CERT_FILE"] == "/etc/ssl/corp.pem"
+    assert result["uv_environment"]["UV_INDEX_URL"] == "https://u:secret@mirror.example/simple"
+    assert result["uv_environment"]["UV_EXTRA_INDEX_URL"] == "https://a.example/simple https://b.example/simple"
+    assert result["uv_environment"]["UV_HTTP_TIMEOUT"] == "30"
+    assert result["uv_environment"]["UV_SYSTEM_CERTS"] == "1"
+    # pip reads its own files: it is told nothing more.
+    assert result["pip_environment"] == {}
+    assert source(result, "cert") == f"{root}/etc/pip.conf [global]"
+    assert source(result, "extra-index-url") == f"{root}/etc/pip.conf [install]"
+    shown = [s["value"] for s in result["settings"] if s["setting"] == "index-url"]
+    assert shown == ["https://***@mirror.example/simple"]
+    assert "secret" not in repr(result["settings"]) + repr(result["uv_settings"]) + repr(result["uv_digest"])
+    assert result["uv_digest"] == {"index-url": "https://mirror.example/simple",
+                                   "extra-index-url": "https://a.example/simple https://b.example/simple"}
+
+
+def test_the_role_wins_over_variables_which_win_over_files(root: Path) -> None:
+    (root / "etc" / "pip.conf").write_text("[global]\nindex-url = https://file.example/simple\ncert = /file.pem\nretries = 2\n")
+    environ = {"PIP_INDEX_URL": "https://variable.example/simple", "PIP_RETRIES": "7"}
+    result = run(root, environ, {"index-url": "https://role.example/simple", "cert": ""})
+    assert result["uv_environment"]["UV_INDEX_URL"] == "https://role.example/simple"
+    assert result["pip_environment"] == {"PIP_INDEX_URL": "https://role.example/simple"}
+    assert source(result, "index-url") == "role variable gunicorn_pip_index_url"
+    assert source(result, "retries") == "PIP_RETRIES (environment)"
+    assert result["uv_environment"]["UV_HTTP_RETRIES"] == "7"
+    assert source(result, "cert") == f"{root}/etc/pip.conf [global]"
+
+
+def test_pip_config_file_devnull_turns_the_files_off(root: Path) -> None:
+    (root / "etc" / "pip.conf").write_text("[global]\nindex-url = https://file.example/simple\n")
+    result = run(root, {"PIP_CONFIG_FILE": "/dev/null"}, {})
+    assert "UV_INDEX_URL" not in result["uv_environment"]
+    assert result["settings"] == []
+
+
+def test_user_files_override_global_ones_in_pips_order(root: Path) -> None:
+    (root / "etc" / "pip.conf").write_text("[global]\nindex-url = https://global.example/simple\n")
+    user = root / "home" / ".config" / "pip"
+    user.mkdir(parents=True)
+    (user / "pip.conf").write_text("[global]\nindex-url = https://user.example/simple\n")
+    result = run(root, {}, {})
+    assert result["uv_environment"]["UV_INDEX_URL"] == "https://user.example/simple"
+
+
+def test_uvs_own_configuration_wins_for_uv_but_not_over_the_role(root: Path) -> None:
+    (root / "etc" / "pip.conf").write_text("[global]\nindex-url = https://pip.example/simple\nfind-links = /srv/wheels\n")
+    (root / "etc" / "uv").mkdir()
+    (root / "etc" / "uv" / "uv.toml").write_text('[[index]]\nurl = "https://uv.example/simple"\ndefault = true\n')
+    result = run(root, {}, {})
+    assert "UV_INDEX_URL" not in result["uv_environment"]  # uv reads its uv.toml itself
+    assert result["uv_environment"]["UV_FIND_LINKS"] == "/srv/wheels"
+    assert source(result, "index-url", "uv_settings") == f"{root}/etc/uv/uv.toml [[index]]"
+    assert result["uv_digest"]["index-url"] == "https://uv.example/simple"
+    forced = run(root, {}, {"index-url": "https://role.example/simple"})
+    assert forced["uv_environment"]["UV_INDEX_URL"] == "https://role.example/simple"
+
+
+def test_etc_environment_supplies_proxies_and_pip_variables_a_session_lacks(root: Path) -> None:
+    (root / "etc" / "environment").write_text('# proxy\nHTTPS_PROXY="http://proxy.example:3128"\nNO_PROXY=localhost,.corp\n'
+                                              "PIP_INDEX_URL=https://corp.example/simple\nPATH=/usr/bin\n")
+    environ, origin = ps.host_environment({"PATH": "/bin"}, str(root / "etc" / "environment"))
+    assert environ["PATH"] == "/bin"
+    result = ps.effective({}, environ, origin, str(root / "home"), root=str(root))
+    assert result["uv_environment"]["HTTPS_PROXY"] == "http://proxy.example:3128"
+    assert result["pip_environment"]["HTTPS_PROXY"] == "http://proxy.example:3128"
+    assert result["pip_environment"]["PIP_INDEX_URL"] == "https://corp.example/simple"
+    assert result["uv_environment"]["NO_PROXY"] == "localhost,.corp"
+    assert source(result, "HTTPS_PROXY") == f"{root}/etc/environment"
+
+
+def test_proxies_in_the_sessions_own_environment_are_not_repeated(root: Path) -> None:
+    result = run(root, {"https_proxy": "http://p:3128"}, {})
+    assert "https_proxy" not in result["uv_environment"]
+    assert source(result, "https_proxy") == "environment"
+
+
+def test_a_ca_added_to_the_system_store_is_reported(root: Path) -> None:
+    store = root / "ca"
+    store.mkdir()
+    (store / "corp.crt").write_text("x")
+    (store / "README").write_text("x")
+    found = ps.system_ca(str(store))
+    assert found == [str(store / "corp.crt")]
+    result = run(root, {}, {}, tuple(found))
+    assert source(result, "system trust store") == ps.LOCAL_CA_DIR
+    assert result["uv_environment"]["UV_SYSTEM_CERTS"] == "1"
+
+
+def test_an_unreadable_pip_conf_is_a_problem_not_a_crash(root: Path) -> None:
+    (root / "etc" / "pip.conf").write_text("index-url = no section\n")
+    result = run(root, {}, {})
+    assert result["problems"] and "pip.conf is not a pip configuration file" in result["problems"][0]
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("https://user:pw@h.example/simple", "https://***@h.example/simple"),
+    ("https://token@h.example/simple https://x.example/", "https://***@h.example/simple https://x.example/"),
+    ("/srv/wheels", "/srv/wheels"),
+])
+def test_redact(value: str, expected: str) -> None:
+    assert ps.redact(value) == expected
+
+
+def test_index_urls() -> None:
+    assert ps.index_urls({}) == ["https://pypi.org/simple"]
+    assert ps.index_urls({"index-url": "https://a/simple", "extra-index-url": "https://b/simple"}) == ["https://a/simple", "https://b/simple"]
+    assert ps.index_urls({"no-index": "1"}) == []
