@@ -356,6 +356,14 @@ class _Checker:
                 self.add("gunicorn_app_git_repo", _mask_url(repo), "expected a repository URL or path (not an option of git)")
             if not version or version.startswith("-") or re.search(r"\s", version):
                 self.add("gunicorn_app_git_version", version, "expected a branch, tag or commit (not empty, not an option of git)")
+        key = self.text("gunicorn_app_git_key_file")
+        if key and not os.path.isfile(key):
+            self.add("gunicorn_app_git_key_file", key, "expected empty, or a private key file on the controller (a deploy key)")
+        known = self.a_list("gunicorn_app_git_known_hosts")
+        if [line for line in known if not isinstance(line, str) or not re.match(r"^\S+ (ssh-|ecdsa-|sk-)\S+ \S+", line.strip())
+                or "\n" in line.strip()]:
+            self.add("gunicorn_app_git_known_hosts", known,
+                     'expected known_hosts lines such as "git.example.org ssh-ed25519 AAAA..." (ssh-keyscan output), one per item')
         archive = self.text("gunicorn_app_archive")
         checksum = self.text("gunicorn_app_archive_checksum")
         if archive and not ((re.match(r"^https?://[^/]+/", archive) and _CHECKSUM.match(checksum))
@@ -430,6 +438,22 @@ class _Checker:
         if [arg for arg in args if arg.startswith("--trusted-host")]:
             self.add("gunicorn_pip_extra_args", args,
                      "--trusted-host (no TLS verification) is not offered, and a CA bundle goes in gunicorn_pip_cert")
+        links = self.a_list("gunicorn_pip_find_links")
+        if [link for link in links if not isinstance(link, str) or not (link.startswith("/") or _URL.match(link))]:
+            self.add("gunicorn_pip_find_links", _mask_url(links), "expected a list of absolute paths on the host or http(s) URLs")
+        self.number("gunicorn_pip_index_timeout", "seconds to wait for the package index, 1 to 300, or 0 not to ask it", 0, 300)
+        if _as_bool(self.get("gunicorn_offline", False)):
+            sources = [name for name in _SOURCES if self.get(name, "") and name != "gunicorn_app_src"]
+            if sources:
+                self.add("gunicorn_offline", True,
+                         "expected the code in a directory on the controller (gunicorn_app_src)",
+                         message=(f"gunicorn_offline=true with {sources[0]}: a host that reaches no network cannot fetch it; "
+                                  "expected the code in a directory on the controller (gunicorn_app_src)."))
+            cache = self.text("gunicorn_offline_cache_dir")
+            if cache and not cache.startswith("/"):
+                self.add("gunicorn_offline_cache_dir", cache, "expected empty (~/.cache/fasterapi-deploy) or an absolute path on the controller")
+            if not _as_bool(self.get("gunicorn_lock", True)):
+                self.add("gunicorn_lock", False, "must stay true with gunicorn_offline (the wheelhouse holds the lock's wheels)")
         if [arg for arg in args if re.match(r"^(-i|--index-url|--extra-index-url|--index)(=|$)", arg)]:
             self.add("gunicorn_pip_extra_args", _mask_url(args),
                      "index URLs (which may hold credentials) are passed in pip's environment, never on its command line: "

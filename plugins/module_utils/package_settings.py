@@ -14,8 +14,14 @@ for uv. Standard library only (it runs on the host).
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import re
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 try:
@@ -65,6 +71,11 @@ UV_OWN = {
     "trusted-host": ("allow-insecure-host", "UV_INSECURE_HOST"),
 }
 LOCAL_CA_DIR = "/usr/local/share/ca-certificates"
+OFFLINE = "gunicorn_offline (the wheelhouse)"
+DEFAULT_INDEX = "https://pypi.org/simple"
+# What a wheelhouse is built for: the host Python's version, CPU and glibc.
+_TARGET = ("import json, platform, sys; libc = platform.libc_ver(); print(json.dumps({'python_version': '%d.%d' % "
+           "sys.version_info[:2], 'machine': platform.machine(), 'glibc': libc[1] if libc[0] == 'glibc' else ''}))")
 _CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 _TRUE = ("1", "true", "yes", "on")
 
@@ -231,11 +242,17 @@ def system_ca(local_dir: str = LOCAL_CA_DIR) -> List[str]:
     return sorted(found)
 
 
+def _forced(source: str) -> bool:
+    return source.startswith("role variable") or source == OFFLINE
+
+
 def effective(role: Mapping[str, Any], environ: Mapping[str, str], origin: Mapping[str, str], home: str,
-              local_ca: Sequence[str] = (), root: str = "/") -> Dict[str, Any]:
+              local_ca: Sequence[str] = (), root: str = "/", wheelhouse: str = "") -> Dict[str, Any]:
     """Every package setting that applies on this host, the role's over the host's, and each installer's environment.
 
     ROLE holds the role's values by pip option name (empty: not set).
+    With WHEELHOUSE (a directory on the host), packages come from there
+    only (no-index, find-links), whatever else is set.
     Returns settings (what applies, for pip, with its redacted value and
     source), uv_settings (the same for uv), pip_environment,
     uv_environment, digest (what changes what gets installed), problems.
@@ -246,6 +263,9 @@ def effective(role: Mapping[str, Any], environ: Mapping[str, str], origin: Mappi
         if key in PIP_KEYS and value not in ("", None, [], False):
             pip_found[key] = (_values(key, value) if isinstance(value, str) else list(value) if isinstance(value, (list, tuple))
                               else value, "role variable %s" % ROLE_VARIABLES.get(key, key))
+    if wheelhouse:
+        pip_found["no-index"] = (True, OFFLINE)
+        pip_found["find-links"] = ([wheelhouse], OFFLINE)
     uv_files, uv_problems = read_uv_files(uv_config_files(environ, home, root))
     problems += uv_problems
 
@@ -253,7 +273,7 @@ def effective(role: Mapping[str, Any], environ: Mapping[str, str], origin: Mappi
     uv_environment: Dict[str, str] = {}
     uv_found: Dict[str, Tuple[Any, str]] = {}
     for key, (value, source) in sorted(pip_found.items()):
-        role_set = source.startswith("role variable")
+        role_set = _forced(source)
         if role_set or not (source.endswith("(environment)") or source.endswith("]")):
             # pip reads its files and its own environment itself; what the
             # role says, and what only /etc/environment says, it is told.
@@ -306,11 +326,58 @@ def effective(role: Mapping[str, Any], environ: Mapping[str, str], origin: Mappi
         uv_settings.append(ca)
 
     def digest(found: Dict[str, Tuple[Any, str]]) -> Dict[str, str]:
+        if wheelhouse:  # the lock decides what gets installed, not where the wheels lie
+            return {}
         return {key: _CREDENTIALS.sub("", _as_text(key, found[key][0])) for key in DIGEST_KEYS if key in found}
 
+    index = pip_found.get("index-url", (DEFAULT_INDEX, "pip's default"))
     return {"settings": settings, "uv_settings": uv_settings, "pip_environment": pip_environment,
             "uv_environment": uv_environment, "pip_digest": digest(pip_found), "uv_digest": digest(uv_found),
-            "problems": problems}
+            "problems": problems, "index": {"url": str(index[0]), "source": index[1],
+                                            "cert": _as_text("cert", pip_found["cert"][0]) if "cert" in pip_found else ""}}
+
+
+def probe(index: Mapping[str, str], environ: Mapping[str, str], timeout: float,
+          opener: Optional[Any] = None) -> Dict[str, Any]:
+    """Ask INDEX (effective()'s "index") once, with its CA and the host's proxies, within TIMEOUT seconds.
+
+    Any HTTP answer counts as reachable; no answer, a refused connection or
+    an untrusted certificate does not. Returns url (redacted), ok, error and seconds.
+    """
+    # Without credentials: an answer of any kind (401 included) is all this asks for.
+    url = _CREDENTIALS.sub("", index["url"]).rstrip("/") + "/"
+    started = time.monotonic()
+    proxies = {scheme: environ.get(scheme + "_proxy") or environ.get(scheme.upper() + "_PROXY", "")
+               for scheme in ("http", "https")}
+    no_proxy = environ.get("no_proxy") or environ.get("NO_PROXY", "")
+    try:
+        context = ssl.create_default_context(cafile=index.get("cert") or None)
+        if opener is None:
+            handlers: List[Any] = [urllib.request.HTTPSHandler(context=context)]
+            host = urllib.request.urlparse(url).hostname or ""
+            bypass = any(host == entry.strip().lstrip(".") or host.endswith("." + entry.strip().lstrip("."))
+                         for entry in no_proxy.split(",") if entry.strip())
+            handlers.append(urllib.request.ProxyHandler({} if bypass else {k: v for k, v in proxies.items() if v}))
+            opener = urllib.request.build_opener(*handlers)
+        request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": "fasterapi.deploy index check"})
+        with opener.open(request, timeout=timeout):
+            pass
+        error = ""
+    except urllib.error.HTTPError:
+        error = ""  # it answered
+    except (urllib.error.URLError, OSError, ValueError, ssl.SSLError) as err:
+        reason = getattr(err, "reason", err)
+        error = "no answer within %g s" % timeout if isinstance(reason, TimeoutError) or "timed out" in str(reason) else str(reason)
+    return {"url": redact(url), "ok": not error, "error": error, "seconds": round(time.monotonic() - started, 3)}
+
+
+def target(python: str) -> Dict[str, str]:
+    """What PYTHON is (version, CPU, glibc), for a wheelhouse; empty values when it does not run."""
+    try:
+        out = subprocess.run([python, "-c", _TARGET], capture_output=True, text=True, check=True, timeout=60).stdout
+        return {str(k): str(v) for k, v in json.loads(out).items()}
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return {"python_version": "", "machine": "", "glibc": ""}
 
 
 def index_urls(found: Mapping[str, str]) -> List[str]:

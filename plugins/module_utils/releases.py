@@ -148,6 +148,32 @@ def prepare(path: str) -> None:
     os.chmod(os.path.join(path, "app"), 0o755)
 
 
+def copy_tree(src: str, dest: str) -> int:
+    """Copy the working tree SRC (a git checkout, submodules included) into DEST, leaving out every .git entry.
+
+    Symbolic links are copied as links; special files are refused. Returns
+    the number of files copied.
+    """
+    count = 0
+    for top, dirs, files in os.walk(src):
+        dirs[:] = sorted(d for d in dirs if d != ".git")
+        target = os.path.join(dest, os.path.relpath(top, src))
+        os.makedirs(target, exist_ok=True)
+        for name in sorted(files) + [d for d in dirs if os.path.islink(os.path.join(top, d))]:
+            if name == ".git":
+                continue
+            origin, copy = os.path.join(top, name), os.path.join(target, name)
+            if os.path.islink(origin):
+                os.symlink(os.readlink(origin), copy)
+            elif os.path.isfile(origin):
+                shutil.copy2(origin, copy)
+            else:
+                raise ReleaseError("copying the code failed: %s is not a file, directory or link" % origin)
+            count += 1
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(top, d))]
+    return count
+
+
 def _safe_member(member: "tarfile.TarInfo", dest: str) -> bool:
     """Whether MEMBER stays inside DEST: a relative name without "..", a plain file, directory or link (a
     symlink's target may point anywhere, as the code's own links do; a hard link must stay inside)."""
@@ -219,13 +245,14 @@ def own_by_root(path: str) -> None:
 
 def resolve(path: str, uv: str, python: str, packages: Sequence[str], requirements_file: str = "",
             requirements_text: str = "", extra_args: Sequence[str] = (), environment: Optional[Dict[str, str]] = None,
-            runner: Runner = run) -> Dict[str, str]:
+            runner: Runner = run, python_version: str = "") -> Dict[str, str]:
     """The lock of release PATH: its PATH/requirements.lock when it has one, else resolved now.
 
     Resolving takes PACKAGES and the requirements file (REQUIREMENTS_FILE on
     the host when it exists, else REQUIREMENTS_TEXT) through ``uv pip
     compile --universal --generate-hashes`` for PYTHON's version and newer,
-    so the one lock serves every host of a release whatever its platform.
+    so the one lock serves every host of a release whatever its platform
+    (PYTHON_VERSION instead, when PYTHON is not here: a builder's run).
     Returns the lock text and where it came from (``release`` or ``resolved``).
     """
     kept = os.path.join(path, LOCK)
@@ -233,7 +260,7 @@ def resolve(path: str, uv: str, python: str, packages: Sequence[str], requiremen
         with open(kept, encoding="utf-8") as handle:
             return {"lock": handle.read(), "source": "release"}
     environment = dict(environment or {})
-    version = _step(runner, "finding the Python version", [python, "-c", _PYTHON_VERSION], {}).strip()
+    version = python_version or _step(runner, "finding the Python version", [python, "-c", _PYTHON_VERSION], {}).strip()
     with tempfile.TemporaryDirectory(prefix="fasterapi-lock-") as scratch:
         wanted = list(packages)
         if requirements_file and os.path.isfile(requirements_file):

@@ -59,6 +59,11 @@ options:
         the fasterapi.deploy.tree_digest lookup digests, so no bytecode nor version-control directories), sends the
         tarball and passes it on as O(code_archive).
     type: path
+  code_dir:
+    description:
+      - With C(state=prepared), a directory on the host (a git checkout, submodules included) whose files are copied into
+        C(app/) of the empty release, every C(.git) entry left out.
+    type: path
   code_archive:
     description:
       - With C(state=built), a tar archive on the host unpacked into C(releases/<name>/app) of an empty release (anything an
@@ -84,6 +89,12 @@ options:
   requirements_file:
     description: With C(state=built) and C(state=resolved), a requirements file installed too when it exists.
     type: path
+  python_version:
+    description:
+      - With C(state=resolved), the Python version (C(3.11)) the lock is for, instead of asking O(python); for a builder
+        that resolves for hosts it is not (the role's offline hosts).
+    type: str
+    default: ""
   requirements_text:
     description:
       - With C(state=resolved), the requirements file's text, used when O(requirements_file) is not on the host yet (code
@@ -240,6 +251,12 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
     if state == "prepared":
         if not module.check_mode:
             releases.prepare(path)
+            if params["code_dir"]:
+                try:
+                    releases.copy_tree(params["code_dir"], os.path.join(path, "app"))
+                except (releases.ReleaseError, OSError) as err:
+                    releases.remove(path)
+                    module.fail_json(msg="Release %s was not built: %s." % (name, err), step="code")
         return _result(base, changed=True)
     if state == "resolved":
         if not params["uv"]:
@@ -247,7 +264,8 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
         try:
             got = releases.resolve(path, params["uv"], params["python"], params["packages"],
                                    requirements_file=params["requirements_file"] or "", requirements_text=params["requirements_text"],
-                                   extra_args=params["extra_args"], environment={str(k): str(v) for k, v in params["environment"].items()})
+                                   extra_args=params["extra_args"], environment={str(k): str(v) for k, v in params["environment"].items()},
+                                   python_version=params["python_version"])
         except releases.ReleaseError as err:
             module.fail_json(msg="Release %s was not built: %s." % (name, err), output=err.output[-4000:])
         return _result(base, lock=got["lock"], lock_source=got["source"], packages=releases.lock_packages(got["lock"]))
@@ -313,6 +331,7 @@ def main() -> None:
             "packages": {"type": "list", "elements": "str", "default": []},
             "requirements_file": {"type": "path"},
             "requirements_text": {"type": "str", "default": ""},
+            "python_version": {"type": "str", "default": ""},
             "lock": {"type": "str", "default": ""},
             "extra_args": {"type": "list", "elements": "str", "default": []},
             "environment": {"type": "dict", "default": {}},
@@ -320,6 +339,7 @@ def main() -> None:
             "metadata": {"type": "dict", "default": {}},
             "src": {"type": "path"},
             "code_archive": {"type": "path"},
+            "code_dir": {"type": "path"},
         },
         supports_check_mode=True,
     )

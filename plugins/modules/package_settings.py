@@ -34,6 +34,20 @@ options:
     description: A pam_env file read for variables the module's own environment lacks (a docker exec does not load it).
     type: path
     default: /etc/environment
+  wheelhouse:
+    description:
+      - A directory on the host holding every wheel to install (a host that reaches no index). Both installers are then
+        told to use only it (no-index, find-links), and nothing about where packages come from goes into RV(uv_digest).
+    type: path
+  probe_timeout:
+    description:
+      - Seconds to wait for the package index (the one index-url names, else pypi.org) to answer one HEAD request, with its
+        CA and the host's proxies; RV(index_probe) says how that went. 0 asks nothing. Not asked with O(wheelhouse).
+    type: float
+    default: 0
+  python:
+    description: A Python on the host whose version, CPU and glibc to return in RV(target) (what a wheelhouse is built for).
+    type: str
 attributes:
   check_mode:
     description: Reads only.
@@ -87,6 +101,19 @@ uv_digest:
   description: The same for uv.
   returned: always
   type: dict
+index:
+  description: The default index that applies, where that was set, and the CA file that applies ("" for the system's).
+  returned: always
+  type: dict
+index_probe:
+  description: With O(probe_timeout), whether the index answered (C(ok)), the error, the seconds it took and the URL.
+  returned: when probe_timeout is set and wheelhouse is not
+  type: dict
+  sample: {url: "https://pypi.org/simple/", ok: false, error: "no answer within 5 s", seconds: 5.0}
+target:
+  description: With O(python), its C(python_version) (C(3.11)), C(machine) (C(x86_64)) and C(glibc) (C(2.36)).
+  returned: when python is set
+  type: dict
 problems:
   description: Configuration files that could not be read (the installers would stumble on them too).
   returned: always
@@ -105,13 +132,21 @@ def main() -> None:
         argument_spec={
             "role": {"type": "dict", "default": {}},
             "environment_file": {"type": "path", "default": "/etc/environment"},
+            "wheelhouse": {"type": "path"},
+            "probe_timeout": {"type": "float", "default": 0},
+            "python": {"type": "str"},
         },
         supports_check_mode=True,
     )
     environ, origin = package_settings.host_environment(os.environ, module.params["environment_file"])
-    result = package_settings.effective(module.params["role"], environ, origin,
-                                        package_settings.home_of_effective_user(environ),
-                                        package_settings.system_ca())
+    params = module.params
+    result = package_settings.effective(params["role"], environ, origin, package_settings.home_of_effective_user(environ),
+                                        package_settings.system_ca(), wheelhouse=params["wheelhouse"] or "")
+    if params["probe_timeout"] > 0 and not params["wheelhouse"]:
+        result["index_probe"] = package_settings.probe(result["index"], environ, params["probe_timeout"])
+    result["index"]["url"] = package_settings.redact(result["index"]["url"])
+    if params["python"]:
+        result["target"] = package_settings.target(params["python"])
     module.exit_json(changed=False, **result)
 
 

@@ -2,6 +2,11 @@
 `uv pip freeze` lists them, its release.json, and its lock with the lock's mode.
 
     release_report.py BASE_DIR UV
+    release_report.py --git-app BASE_DIR CONFIG_DIR
+
+The second form says what an app deployed from git holds: which version
+answers, whether its current release has a submodule's file and any .git
+entry, and the deploy key's mode.
 
 Standard library only (it runs on a test host).
 """
@@ -39,8 +44,26 @@ def report(base: str, uv: str) -> Dict[str, Any]:
     return found
 
 
+def git_app(base: str, config: str) -> Dict[str, Any]:
+    """What the app in BASE deployed from git holds (an app that is not there: exists False)."""
+    app = os.path.join(base, "current", "app")
+    key = os.path.join(config, "git-deploy-key")
+    found: Dict[str, Any] = {"exists": os.path.isdir(app)}
+    if found["exists"]:
+        found["version"] = open(os.path.join(app, "VERSION"), encoding="utf-8").read().strip()
+        found["submodule_file"] = os.path.isfile(os.path.join(app, "vendor", "lib", "marker.txt"))
+        found["git_entries"] = [os.path.join(top, name) for top, dirs, files in os.walk(app)
+                                for name in dirs + files if name == ".git"]
+        found["releases"] = sorted(os.listdir(os.path.join(base, "releases")))
+    found["key_mode"] = oct(os.stat(key).st_mode & 0o777) if os.path.exists(key) else None
+    return found
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    if len(args) == 3 and args[0] == "--git-app":
+        print(json.dumps(git_app(args[1], args[2])))
+        return
     if len(args) != 2:
         sys.exit(__doc__)
     print(json.dumps(report(args[0], args[1])))

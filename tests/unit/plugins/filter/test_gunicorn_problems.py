@@ -215,6 +215,17 @@ NEW_CASES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
                       [".whl file on the controller"]),
     "no source": ({"gunicorn_app_src": ""}, "gunicorn_app_src", ["are all empty"]),
     "loglevel for entry points without a spec": ({"gunicorn_loglevel": "verbose"}, "gunicorn_loglevel", ["debug, info, warning"]),
+    "git deploy key missing": ({"gunicorn_app_src": "", "gunicorn_app_git_repo": "git@git.example.org:app.git",
+                                "gunicorn_app_git_key_file": "/nonexistent/deploy_key"}, "gunicorn_app_git_key_file",
+                               ["a private key file on the controller"]),
+    "git known hosts not known_hosts lines": ({"gunicorn_app_git_known_hosts": ["AAAAC3NzaC1lZDI1NTE5"]}, "gunicorn_app_git_known_hosts",
+                                              ["ssh-keyscan output"]),
+    # Hosts without a package index.
+    "offline with a git source": ({"gunicorn_app_src": "", "gunicorn_app_git_repo": "https://git.example.org/app.git", "gunicorn_offline": True},
+                                  "gunicorn_offline", ["gunicorn_offline=true with gunicorn_app_git_repo", "gunicorn_app_src"]),
+    "offline without the lock": ({"gunicorn_offline": True, "gunicorn_lock": False}, "gunicorn_lock", ["must stay true with gunicorn_offline"]),
+    "find-links that are relative": ({"gunicorn_pip_find_links": ["wheels"]}, "gunicorn_pip_find_links", ["absolute paths on the host"]),
+    "index timeout too long": ({"gunicorn_pip_index_timeout": 900}, "gunicorn_pip_index_timeout", ["1 to 300"]),
 }
 
 

@@ -137,3 +137,66 @@ def test_index_urls() -> None:
     assert ps.index_urls({}) == ["https://pypi.org/simple"]
     assert ps.index_urls({"index-url": "https://a/simple", "extra-index-url": "https://b/simple"}) == ["https://a/simple", "https://b/simple"]
     assert ps.index_urls({"no-index": "1"}) == []
+
+
+def test_a_wheelhouse_overrides_the_index_and_leaves_the_digest_empty(root: Path) -> None:
+    (root / "etc" / "pip.conf").write_text("[global]\nindex-url = https://corp.example/simple\n")
+    result = ps.effective({}, {}, {}, str(root / "home"), root=str(root), wheelhouse="/var/cache/w")
+    assert result["uv_environment"]["UV_NO_INDEX"] == "1"
+    assert result["uv_environment"]["UV_FIND_LINKS"] == "/var/cache/w"
+    assert result["pip_environment"]["PIP_NO_INDEX"] == "1"
+    assert result["pip_environment"]["PIP_FIND_LINKS"] == "/var/cache/w"
+    assert result["uv_digest"] == {} and result["pip_digest"] == {}
+    assert source(result, "no-index") == ps.OFFLINE
+
+
+def test_the_index_names_where_it_was_set(root: Path) -> None:
+    assert run(root, {}, {})["index"] == {"url": ps.DEFAULT_INDEX, "source": "pip's default", "cert": ""}
+    (root / "etc" / "pip.conf").write_text("[global]\nindex-url = https://corp.example/simple\ncert = /c.pem\n")
+    assert run(root, {}, {})["index"] == {"url": "https://corp.example/simple", "source": f"{root}/etc/pip.conf [global]",
+                                          "cert": "/c.pem"}
+
+
+def test_probe_of_a_port_nobody_listens_on_fails_at_once() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    got = ps.probe({"url": f"http://127.0.0.1:{port}/simple", "cert": ""}, {}, 5)
+    assert not got["ok"] and "refused" in got["error"].lower()
+    assert got["seconds"] < 2
+
+
+def test_probe_gives_up_after_its_timeout() -> None:
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)  # accepts the connection in the kernel, never answers
+        got = ps.probe({"url": "http://127.0.0.1:%d/simple" % server.getsockname()[1], "cert": ""}, {}, 0.5)
+    assert not got["ok"] and got["error"] == "no answer within 0.5 s"
+    assert 0.4 < got["seconds"] < 3
+
+
+def test_probe_counts_any_http_answer_as_reachable() -> None:
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)  # 501 to HEAD
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        got = ps.probe({"url": "http://u:pw@127.0.0.1:%d/simple" % server.server_port, "cert": ""}, {}, 5)
+    finally:
+        server.shutdown()
+    assert got["ok"], got
+    assert "pw" not in got["url"]
+
+
+def test_target_reads_this_python() -> None:
+    import sys
+
+    got = ps.target(sys.executable)
+    assert got["python_version"] == "%d.%d" % sys.version_info[:2]
+    assert got["machine"] and got["glibc"].startswith("2.")
+    assert ps.target("/nonexistent/python") == {"python_version": "", "machine": "", "glibc": ""}

@@ -215,6 +215,12 @@ def test_resolve_takes_the_requirements_text_when_the_code_is_not_on_the_host_ye
     assert seen[1] == "fastapi==0.1\n"
 
 
+def test_resolve_for_a_python_that_is_not_here(tmp_path: Path) -> None:
+    runner = Recorder(tmp_path)
+    releases.resolve(str(tmp_path / "r"), "/uv", "/nonexistent/python3", ["gunicorn"], python_version="3.13", runner=runner)
+    assert len(runner.calls) == 1 and runner.calls[0][7:9] == ["--python-version", "3.13"]
+
+
 def test_resolve_returns_the_lock_a_built_release_keeps(tmp_path: Path) -> None:
     rel = _release(tmp_path)
     (rel / releases.LOCK).write_text("kept\n")
@@ -321,3 +327,18 @@ def test_unpack_of_a_broken_archive_is_a_release_error(tmp_path: Path) -> None:
     (tmp_path / "broken.tar.gz").write_bytes(b"not a tarball")
     with pytest.raises(releases.ReleaseError, match="unpacking the code failed"):
         releases.unpack(str(tmp_path / "broken.tar.gz"), str(tmp_path))
+
+
+def test_copy_tree_leaves_out_git_entries_and_keeps_links(tmp_path: Path) -> None:
+    src = tmp_path / "checkout"
+    (src / ".git" / "objects").mkdir(parents=True)
+    (src / "lib" / "sub").mkdir(parents=True)
+    (src / "lib" / ".git").write_text("gitdir: ../.git/modules/lib\n")  # a submodule's .git is a file
+    (src / "main.py").write_text("app = 1\n")
+    (src / "lib" / "sub" / "x.py").write_text("X = 2\n")
+    (src / "link.py").symlink_to("main.py")
+    dest = tmp_path / "app"
+    dest.mkdir()
+    assert releases.copy_tree(str(src), str(dest)) == 3
+    assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*")) == ["lib", "lib/sub", "lib/sub/x.py", "link.py", "main.py"]
+    assert os.readlink(dest / "link.py") == "main.py"
