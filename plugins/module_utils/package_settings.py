@@ -50,7 +50,6 @@ UV_VARIABLES = {
     "index-url": ("UV_INDEX_URL", " "),
     "extra-index-url": ("UV_EXTRA_INDEX_URL", " "),
     "find-links": ("UV_FIND_LINKS", ","),
-    "no-index": ("UV_NO_INDEX", ""),
     "cert": ("SSL_CERT_FILE", ""),
     "client-cert": ("SSL_CLIENT_CERT", ""),
     "timeout": ("UV_HTTP_TIMEOUT", ""),
@@ -83,6 +82,11 @@ _TRUE = ("1", "true", "yes", "on")
 def redact(value: str) -> str:
     """VALUE with the user and password of every URL in it replaced by ***."""
     return _CREDENTIALS.sub("***@", value)
+
+
+def secret_values(environment: Mapping[str, Any]) -> List[str]:
+    """The values of ENVIRONMENT that hold credentials (user:password@ in a URL): what a module must not log."""
+    return [str(value) for value in environment.values() if _CREDENTIALS.search(str(value))]
 
 
 def _values(key: str, raw: str) -> Any:
@@ -272,6 +276,11 @@ def effective(role: Mapping[str, Any], environ: Mapping[str, str], origin: Mappi
     pip_environment: Dict[str, str] = {}
     uv_environment: Dict[str, str] = {}
     uv_found: Dict[str, Tuple[Any, str]] = {}
+    # uv has no variable for --no-index: it goes on its command line.
+    uv_arguments: List[str] = []
+    if "no-index" in pip_found and _as_text("no-index", pip_found["no-index"][0]):
+        uv_arguments.append("--no-index")
+        uv_found["no-index"] = pip_found["no-index"]
     for key, (value, source) in sorted(pip_found.items()):
         role_set = _forced(source)
         if role_set or not (source.endswith("(environment)") or source.endswith("]")):
@@ -332,7 +341,8 @@ def effective(role: Mapping[str, Any], environ: Mapping[str, str], origin: Mappi
 
     index = pip_found.get("index-url", (DEFAULT_INDEX, "pip's default"))
     return {"settings": settings, "uv_settings": uv_settings, "pip_environment": pip_environment,
-            "uv_environment": uv_environment, "pip_digest": digest(pip_found), "uv_digest": digest(uv_found),
+            "uv_environment": uv_environment, "uv_arguments": uv_arguments,
+            "pip_digest": digest(pip_found), "uv_digest": digest(uv_found),
             "problems": problems, "index": {"url": str(index[0]), "source": index[1],
                                             "cert": _as_text("cert", pip_found["cert"][0]) if "cert" in pip_found else ""}}
 
@@ -378,13 +388,6 @@ def target(python: str) -> Dict[str, str]:
         return {str(k): str(v) for k, v in json.loads(out).items()}
     except (OSError, subprocess.SubprocessError, ValueError):
         return {"python_version": "", "machine": "", "glibc": ""}
-
-
-def index_urls(found: Mapping[str, str]) -> List[str]:
-    """The index URLs (default first) a DIGEST-shaped mapping names; pypi.org's when none."""
-    if found.get("no-index"):
-        return []
-    return [found.get("index-url") or "https://pypi.org/simple"] + found.get("extra-index-url", "").split()
 
 
 def home_of_effective_user(environ: Optional[Mapping[str, str]] = None) -> str:

@@ -24,7 +24,10 @@ from typing import Dict, List, Mapping, Optional, Sequence
 _HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
 _VERSION = re.compile(r"^\d+\.\d+$")
 _GLIBC = re.compile(r"^2\.(\d+)$")
-MACHINES = ("x86_64", "aarch64", "ppc64le", "s390x", "armv7l", "i686")
+# The CPUs uv can narrow a lock for (--python-platform <machine>-manylinux_2_N).
+MACHINES = ("x86_64", "aarch64")
+# The manylinux_2_N uv 0.13 knows as a --python-platform (it refuses 2_41, Debian 13's glibc).
+UV_MANYLINUX = (17, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40)
 
 
 class WheelhouseError(Exception):
@@ -48,6 +51,12 @@ def check_target(python_version: str, machine: str, glibc: str) -> None:
 def target_name(python_version: str, machine: str, glibc: str) -> str:
     """A directory name for the target, like cp311-manylinux_2_36_x86_64."""
     return "cp%s-manylinux_%s_%s" % (python_version.replace(".", ""), glibc.replace(".", "_"), machine)
+
+
+def uv_platform(machine: str, glibc: str) -> str:
+    """uv's --python-platform for the host: the newest manylinux_2_N uv knows that the host's glibc runs."""
+    minor = int(_GLIBC.match(glibc).group(1)) if _GLIBC.match(glibc) else 17
+    return "%s-manylinux_2_%d" % (machine, max([m for m in UV_MANYLINUX if m <= minor] or [UV_MANYLINUX[0]]))
 
 
 def platform_tags(machine: str, glibc: str) -> List[str]:
@@ -112,7 +121,7 @@ def build(dest: str, lock: str, python_version: str, machine: str, glibc: str, u
                 handle.write(lock)
             pins = _run("narrowing the lock to %s" % target_name(python_version, machine, glibc),
                         [uv, "pip", "compile", "--quiet", "--no-header", "--no-annotate", "--python-platform",
-                         "%s-manylinux_%s" % (machine, glibc.replace(".", "_")), "--python-version", python_version, universal],
+                         uv_platform(machine, glibc), "--python-version", python_version, universal],
                         environment)
             wanted = [line.strip() for line in pins.splitlines() if line.strip() and not line.startswith(("#", " "))]
             target = os.path.join(scratch, "target.txt")

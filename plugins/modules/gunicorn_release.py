@@ -219,13 +219,11 @@ steps:
 """
 
 import os  # noqa: E402  pylint: disable=wrong-import-position
-import re  # noqa: E402  pylint: disable=wrong-import-position
 from typing import Any, Dict  # noqa: E402  pylint: disable=wrong-import-position
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.fasterapi.deploy.plugins.module_utils import releases  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.fasterapi.deploy.plugins.module_utils import package_settings, releases  # noqa: E402  pylint: disable=wrong-import-position
 
-_SECRET = re.compile(r"://[^/@\s]+@")
 _NEEDS_NAME = ("prepared", "resolved", "built", "current")
 
 
@@ -241,7 +239,7 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
     params = module.params
     # Mask the values that carry credentials, not every value ("1" would
     # hide each digit 1 of the output).
-    module.no_log_values.update(str(v) for v in params["environment"].values() if _SECRET.search(str(v)))
+    module.no_log_values.update(package_settings.secret_values(params["environment"]))
     base, state, name = params["base_dir"], params["state"], params["name"]
     if state in _NEEDS_NAME and not name:
         module.fail_json(msg="name is required with state=%s" % state)

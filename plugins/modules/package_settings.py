@@ -93,6 +93,11 @@ uv_environment:
   description: Variables to give uv so that it uses the same settings.
   returned: always
   type: dict
+uv_arguments:
+  description: Arguments for C(uv pip install) and C(uv pip compile) that uv takes from no variable (C(--no-index)).
+  returned: always
+  type: list
+  elements: str
 pip_digest:
   description: The settings that change what pip installs (index-url, extra-index-url, find-links, no-index), without credentials.
   returned: always

@@ -33,7 +33,7 @@ options:
     type: str
     required: true
   machine:
-    description: The target's CPU, as C(uname -m) prints it.
+    description: The target's CPU, as C(uname -m) prints it (C(x86_64) or C(aarch64)).
     type: str
     required: true
   glibc:
@@ -98,11 +98,10 @@ requirements:
   elements: str
 """
 
-import re  # noqa: E402  pylint: disable=wrong-import-position
 import sys  # noqa: E402  pylint: disable=wrong-import-position
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.fasterapi.deploy.plugins.module_utils import wheelhouse  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.fasterapi.deploy.plugins.module_utils import package_settings, wheelhouse  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def main() -> None:
@@ -121,7 +120,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
-    module.no_log_values.update(str(v) for v in params["environment"].values() if re.search(r"://[^/@\s]+@", str(v)))
+    module.no_log_values.update(package_settings.secret_values(params["environment"]))
     if params["lock"].strip() and not params["uv"]:
         module.fail_json(msg="uv is required with a lock")
     try:

@@ -133,16 +133,15 @@ def test_redact(value: str, expected: str) -> None:
     assert ps.redact(value) == expected
 
 
-def test_index_urls() -> None:
-    assert ps.index_urls({}) == ["https://pypi.org/simple"]
-    assert ps.index_urls({"index-url": "https://a/simple", "extra-index-url": "https://b/simple"}) == ["https://a/simple", "https://b/simple"]
-    assert ps.index_urls({"no-index": "1"}) == []
+def test_secret_values_are_those_with_credentials() -> None:
+    assert ps.secret_values({"UV_INDEX_URL": "https://u:pw@h/simple", "UV_SYSTEM_CERTS": "1", "X": "https://h/"}) == [
+        "https://u:pw@h/simple"]
 
 
 def test_a_wheelhouse_overrides_the_index_and_leaves_the_digest_empty(root: Path) -> None:
     (root / "etc" / "pip.conf").write_text("[global]\nindex-url = https://corp.example/simple\n")
     result = ps.effective({}, {}, {}, str(root / "home"), root=str(root), wheelhouse="/var/cache/w")
-    assert result["uv_environment"]["UV_NO_INDEX"] == "1"
+    assert result["uv_arguments"] == ["--no-index"] and "UV_NO_INDEX" not in result["uv_environment"]
     assert result["uv_environment"]["UV_FIND_LINKS"] == "/var/cache/w"
     assert result["pip_environment"]["PIP_NO_INDEX"] == "1"
     assert result["pip_environment"]["PIP_FIND_LINKS"] == "/var/cache/w"

@@ -23,6 +23,12 @@ def test_platform_tags_go_down_from_the_hosts_glibc() -> None:
     assert tags[-4:] == ["manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64", "linux_x86_64"]
 
 
+@pytest.mark.parametrize(("glibc", "expected"), [("2.41", "x86_64-manylinux_2_40"), ("2.36", "x86_64-manylinux_2_36"),
+                                                 ("2.30", "x86_64-manylinux_2_28"), ("2.12", "x86_64-manylinux_2_17")])
+def test_uv_platform_is_the_newest_uv_knows_for_the_glibc(glibc: str, expected: str) -> None:
+    assert wheelhouse.uv_platform("x86_64", glibc) == expected
+
+
 def test_lock_hashes_map_each_hash_to_its_requirement() -> None:
     found = wheelhouse.lock_hashes(LOCK)
     assert found["1" * 64] == "anyio==4.16.0"
@@ -33,6 +39,7 @@ def test_lock_hashes_map_each_hash_to_its_requirement() -> None:
 @pytest.mark.parametrize(("python", "machine", "glibc", "error"), [
     ("3", "x86_64", "2.36", "python_version '3' is not MAJOR.MINOR"),
     ("3.11", "sparc", "2.36", "machine 'sparc' is none of"),
+    ("3.11", "ppc64le", "2.36", "machine 'ppc64le' is none of x86_64, aarch64"),
     ("3.11", "x86_64", "", "glibc '' is not a glibc 2.x version"),
 ])
 def test_targets_without_wheels_are_refused(python: str, machine: str, glibc: str, error: str) -> None:
