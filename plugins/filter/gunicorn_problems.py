@@ -138,7 +138,7 @@ _ROLE_SETTINGS: dict[str, str | None] = {
     "access_log_format": "gunicorn_access_log_format", "proc_name": "gunicorn_proc_name",
     "preload_app": "gunicorn_preload_app", "control_socket": "gunicorn_control_socket",
     "control_socket_mode": "gunicorn_control_socket_mode", "control_socket_disable": "gunicorn_control_socket",
-    "user": "gunicorn_user", "group": "gunicorn_group",
+    "user": "gunicorn_user", "group": "gunicorn_group", "forwarded_allow_ips": "gunicorn_trusted_proxies",
     "chdir": None, "pidfile": None, "when_ready": None, "on_exit": None, "pre_exec": None,
 }
 # gunicorn settings that break the unit, the sandbox or the rolling hand-over.
@@ -506,9 +506,15 @@ class _Checker:
         if errors or ("gunicorn_systemd_ip_address_allow" in self.settings and not allow):
             self.add("gunicorn_systemd_ip_address_allow", allow,
                      "; ".join(errors) if errors else "expected at least one entry (localhost, an IP or CIDR prefix, or any)")
+        proxies = self.a_list("gunicorn_trusted_proxies")
+        keywords = ("any", "localhost", "link-local", "multicast")
+        bad_proxies = [entry for entry in proxies if str(entry) in keywords or ip_allow_error(entry)]
+        if bad_proxies:
+            self.add("gunicorn_trusted_proxies", bad_proxies, "expected the IP addresses or CIDR prefixes of the proxies in "
+                     "front (loopback is trusted already)")
         public = [bind["address"] for bind in binds if bind["kind"] == "tcp" and not bind["loopback"]]
         if (_as_bool(self.get("gunicorn_systemd_hardening", True)) and public and not errors
-                and not ip_allow_reaches_beyond_loopback(allow or ["localhost"])):
+                and not ip_allow_reaches_beyond_loopback((allow or ["localhost"]) + ([] if bad_proxies else proxies))):
             self.add("gunicorn_systemd_ip_address_allow", allow,
                      f"only loopback may connect, yet gunicorn_bind listens on {', '.join(public)}: add the addresses of its "
                      'clients (e.g. the load balancer, as 10.0.0.0/24) or "any"')

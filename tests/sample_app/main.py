@@ -143,10 +143,38 @@ _PROBES: dict[str, Callable[[Send, dict[str, str]], Awaitable[None]]] = {
     "/resolve": _resolve, "/leak": _leak}
 
 
+async def _read_body(receive: Receive) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
+async def _websocket(scope: Scope, receive: Receive, send: Send) -> None:
+    """/ws: says which version and process answered, then echoes each text message until either side closes."""
+    message = await receive()
+    if message["type"] != "websocket.connect" or scope["path"] != "/ws":
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "text": json.dumps({"version": VERSION, "pid": os.getpid()})})
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        if message.get("text") is not None:
+            await send({"type": "websocket.send", "text": message["text"]})
+
+
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     """The ASGI callable (main:app)."""
     if scope["type"] == "lifespan":
         await _lifespan(receive, send, _STATE)
+        return
+    if scope["type"] == "websocket":
+        await _websocket(scope, receive, send)
         return
     if scope["type"] != "http":
         return
@@ -159,8 +187,15 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
             await _respond(send, 503, b"lifespan startup has not run\n")
         else:
             await _respond(send, 200, b"ok\n")
+    elif path == "/client":
+        # What a proxy in front passed on, as the app sees it (X-Forwarded-* applied by uvicorn when trusted).
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope.get("headers", [])}
+        body = json.dumps({"client": (scope.get("client") or ["", 0])[0], "scheme": scope["scheme"],
+                           "host": headers.get("host", ""), "http_version": scope.get("http_version", "")}).encode()
+        await _respond(send, 200, body, b"application/json")
     elif path == "/version":
-        body = json.dumps({"version": VERSION, "pid": os.getpid(), "ppid": os.getppid(),
+        received = await _read_body(receive) if scope.get("method") == "POST" else b""
+        body = json.dumps({"received": len(received), "version": VERSION, "pid": os.getpid(), "ppid": os.getppid(),
                            "imported_in_pid": IMPORTED_IN_PID,
                            "lifespan": worker is not None,
                            # Where this process really runs from (symlinks resolved).

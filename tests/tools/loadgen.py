@@ -1,6 +1,7 @@
 """HTTP/1.1 load generator for restart tests, stdlib only.
 
-N concurrent clients send GET requests to one loopback URL, either on a new
+N concurrent clients send GET (or POST, with a small body) requests to one
+http:// or https:// URL of a test container, either on a new
 connection each (``--mode fresh``) or on kept-alive connections (``--mode
 keepalive``), until ``--duration`` runs out or the process gets SIGTERM or
 SIGINT. It then prints (and writes to ``--output``) a JSON report: requests
@@ -17,6 +18,7 @@ import argparse
 import asyncio
 import json
 import signal
+import ssl
 import sys
 import time
 from collections import Counter
@@ -150,17 +152,23 @@ class Load:
     """Clients against one URL until a deadline or a stop request."""
 
     def __init__(self, url: str, clients: int, mode: str, duration: float, timeout: float,
-                 interval: float = 0.0) -> None:
+                 interval: float = 0.0, method: str = "GET", cafile: str | None = None) -> None:
         parts = urlsplit(url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"--url {url!r}: expected http://HOST:PORT/PATH")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"--url {url!r}: expected http(s)://HOST:PORT/PATH")
         self.host = parts.hostname
-        self.port = parts.port or 80
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.ssl: ssl.SSLContext | None = None
+        if parts.scheme == "https":
+            self.ssl = ssl.create_default_context(cafile=cafile)
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
-        self.request_keepalive = f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
-        self.request_close = f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n".encode()
+        body = b"x" * 64 if method == "POST" else b""
+        length = f"Content-Length: {len(body)}\r\n" if method == "POST" else ""
+        head = f"{method} {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n{length}"
+        self.request_keepalive = f"{head}\r\n".encode() + body
+        self.request_close = f"{head}Connection: close\r\n\r\n".encode() + body
         self.clients = clients
         self.mode = mode
         self.deadline = time.monotonic() + min(duration, MAX_DURATION)
@@ -185,7 +193,7 @@ class Load:
             self.report.versions[version] += 1
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        return await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.timeout)
+        return await asyncio.wait_for(asyncio.open_connection(self.host, self.port, ssl=self.ssl), self.timeout)
 
     async def fresh_client(self) -> None:
         while self.running():
@@ -244,7 +252,9 @@ class Load:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", default="http://127.0.0.1:8000/version", help="loopback URL to GET")
+    parser.add_argument("--url", default="http://127.0.0.1:8000/version", help="http:// or https:// URL to request")
+    parser.add_argument("--method", choices=["GET", "POST"], default="GET", help="GET, or POST with a 64-byte body")
+    parser.add_argument("--cafile", help="CA bundle to verify an https:// URL with (default: the system's)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
     parser.add_argument("--mode", choices=["fresh", "keepalive"], default="fresh",
                         help="a new connection per request, or kept-alive connections")
@@ -263,7 +273,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def _main(args: argparse.Namespace) -> Report:
-    load = Load(args.url, args.clients, args.mode, args.duration, args.timeout, args.interval)
+    load = Load(args.url, args.clients, args.mode, args.duration, args.timeout, args.interval, args.method, args.cafile)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, load.stopping.set)

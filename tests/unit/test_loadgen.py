@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
+import subprocess
+from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 import pytest
@@ -146,8 +149,48 @@ def test_error_kinds(err: BaseException, kind: str) -> None:
 def test_bad_arguments_are_refused() -> None:
     with pytest.raises(SystemExit):
         loadgen.parse_args(["--clients", "0"])
-    with pytest.raises(ValueError, match="expected http://HOST:PORT/PATH"):
-        loadgen.Load("https://127.0.0.1/", 1, "fresh", 1.0, 1.0)
+    with pytest.raises(ValueError, match=r"expected http\(s\)://HOST:PORT/PATH"):
+        loadgen.Load("ftp://127.0.0.1/", 1, "fresh", 1.0, 1.0)
+
+
+@pytest.mark.parametrize("mode", ["fresh", "keepalive"])
+def test_https_post_sends_its_body_and_verifies_the_server(tmp_path: Path, mode: str) -> None:
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                    "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True)
+    bodies: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                bodies.append(head.split(b" ")[0] + b" " + await reader.readexactly(length))
+                writer.write(_answer("9", close=b"connection: close" in head.lower()))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def run() -> dict[str, Any]:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+        server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=context)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            load = loadgen.Load(f"https://localhost:{port}/version", 2, mode, 0.3, timeout=2.0, method="POST",
+                                cafile=str(tmp_path / "cert.pem"))
+            return (await load.run()).as_dict()
+
+    report = asyncio.run(run())
+    assert report["failed_total"] == 0 and report["versions"] == {"9": report["sent"]} and report["sent"] > 2
+    assert bodies and set(bodies) == {b"POST " + b"x" * 64}
+
+
+def test_https_verifies_with_the_system_store_by_default() -> None:
+    load = loadgen.Load("https://localhost:1/", 1, "fresh", 0.1, timeout=0.5, cafile=None)
+    assert load.ssl is not None and load.ssl.verify_mode == ssl.CERT_REQUIRED
 
 
 def test_version_of() -> None:

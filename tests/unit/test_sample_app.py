@@ -116,3 +116,31 @@ def test_leak_probe_keeps_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     first = json.loads(_get("/leak", b"mib=2")[1])
     second = json.loads(_get("/leak", b"mib=3")[1])
     assert second["pid"] == os.getpid() and second["leaked_mib"] - first["leaked_mib"] == 3
+
+
+def test_post_to_version_reads_the_body() -> None:
+    inbox = [{"type": "http.request", "body": b"abc", "more_body": True}, {"type": "http.request", "body": b"de"}]
+    sent = asyncio.run(_call({"type": "http", "path": "/version", "method": "POST", "query_string": b""}, inbox))
+    assert sent[0]["status"] == 200 and json.loads(sent[1]["body"])["received"] == 5
+
+
+def test_client_shows_address_scheme_and_host() -> None:
+    scope = {"type": "http", "path": "/client", "scheme": "https", "client": ("203.0.113.7", 5555),
+             "headers": [(b"host", b"app.example.org")], "http_version": "1.1", "query_string": b""}
+    sent = asyncio.run(_call(scope, []))
+    assert json.loads(sent[1]["body"]) == {"client": "203.0.113.7", "scheme": "https", "host": "app.example.org",
+                                           "http_version": "1.1"}
+
+
+def test_websocket_says_its_version_and_echoes() -> None:
+    inbox = [{"type": "websocket.connect"}, {"type": "websocket.receive", "text": "ping"},
+             {"type": "websocket.disconnect", "code": 1000}]
+    sent = asyncio.run(_call({"type": "websocket", "path": "/ws"}, inbox))
+    assert sent[0] == {"type": "websocket.accept"}
+    assert json.loads(sent[1]["text"])["version"] == sample.VERSION
+    assert sent[2] == {"type": "websocket.send", "text": "ping"} and len(sent) == 3
+
+
+def test_websocket_elsewhere_is_refused() -> None:
+    sent = asyncio.run(_call({"type": "websocket", "path": "/other"}, [{"type": "websocket.connect"}]))
+    assert sent == [{"type": "websocket.close", "code": 1008}]

@@ -220,6 +220,12 @@ NEW_CASES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
                                ["a private key file on the controller"]),
     "git known hosts not known_hosts lines": ({"gunicorn_app_git_known_hosts": ["AAAAC3NzaC1lZDI1NTE5"]}, "gunicorn_app_git_known_hosts",
                                               ["ssh-keyscan output"]),
+    # Proxies in front (fasterapi.deploy.nginx on other hosts).
+    "trusted proxy a name": ({"gunicorn_trusted_proxies": ["nginx.example.org"]}, "gunicorn_trusted_proxies",
+                             ["gunicorn_trusted_proxies", "nginx.example.org", "IP addresses or CIDR prefixes"]),
+    "trusted proxy any": ({"gunicorn_trusted_proxies": ["any"]}, "gunicorn_trusted_proxies", ['["any"]', "loopback is trusted"]),
+    "forwarded_allow_ips by hand": ({"gunicorn_extra_settings": {"forwarded_allow_ips": "*"}}, "gunicorn_extra_settings",
+                                    ['"forwarded_allow_ips"', "gunicorn_trusted_proxies"]),
     # Hosts without a package index.
     "offline with a git source": ({"gunicorn_app_src": "", "gunicorn_app_git_repo": "https://git.example.org/app.git", "gunicorn_offline": True},
                                   "gunicorn_offline", ["gunicorn_offline=true with gunicorn_app_git_repo", "gunicorn_app_src"]),
@@ -276,7 +282,9 @@ def test_defaults_without_a_source_are_valid_where_no_release_is_built() -> None
     {"gunicorn_worker_class": "uvicorn.workers.UvicornWorker"},  # deprecated: a warning, not a refusal
     {"gunicorn_worker_class": "asgi"},
     {"gunicorn_app_module": "mypkg.asgi:create_app(debug=False)"},
-    {"gunicorn_extra_settings": {"forwarded_allow_ips": "127.0.0.1", "reload": True}, "gunicorn_preload_app": False},
+    {"gunicorn_extra_settings": {"reload": True}, "gunicorn_preload_app": False},
+    # A proxy on another host: trusted and let in, so a public bind is reachable.
+    {"gunicorn_bind": ["0.0.0.0:8000"], "gunicorn_trusted_proxies": ["10.0.0.2", "fd00::/64"]},
     {"gunicorn_extra_settings": {"worker_tmp_dir": "/dev/shm"}},
     {"gunicorn_accesslog": "/var/log/fasterapi/access.log", "gunicorn_errorlog": "-"},
     {"gunicorn_accesslog": "/srv/fasterapi-uploads/logs/access.log"},

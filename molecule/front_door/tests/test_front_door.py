@@ -1,0 +1,130 @@
+"""Verify front_door: nginx in front of one app host and of two, with TLS from Pebble (testinfra).
+
+side_effect.yml ran each case under load from client through nginx (fresh
+and keep-alive connections, GET and POST) and wrote the reports to
+client's /root/front-door.json; it renewed the certificate through
+certbot.service (what certbot.timer starts) and wrote what it saw to
+front's /root/renewal.json. These tests also ask nginx from client, with
+curl and openssl, as any client would.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+CA = "/root/front-door-ca.pem"
+
+
+@pytest.fixture(scope="module")
+def hostname(host: Any) -> str:
+    return host.backend.get_hostname()
+
+
+@pytest.fixture(scope="module")
+def client(host: Any, hostname: str) -> Any:
+    if hostname != "client":
+        pytest.skip("asked from client")
+    return host
+
+
+@pytest.fixture(scope="module")
+def front(host: Any, hostname: str) -> Any:
+    if hostname != "front":
+        pytest.skip("nginx runs on front")
+    return host
+
+
+@pytest.fixture(scope="module")
+def phases(client: Any) -> list[dict[str, Any]]:
+    return json.loads(client.file("/root/front-door.json").content_string)["phases"]
+
+
+def _failed(phase: dict[str, Any]) -> dict[str, str]:
+    return {name: f"{report['failed_total']} of {report['sent']} {report['failed']}" for name, report in phase["load"].items()}
+
+
+def test_print_the_table(phases: list[dict[str, Any]]) -> None:
+    for phase in phases:
+        print(phase["name"], _failed(phase), {name: report["versions"] for name, report in phase["load"].items()})
+
+
+@pytest.mark.parametrize("name", ["one host, code deploy", "one host, rolling restart",
+                                  "two hosts, code deploy on app2", "two hosts, full restart on app2",
+                                  "two hosts, full restart on front"])
+def test_no_client_of_nginx_saw_a_failure(phases: list[dict[str, Any]], name: str) -> None:
+    phase = next(phase for phase in phases if phase["name"] == name)
+    for run, report in phase["load"].items():
+        assert report["sent"] > 100, (run, report)
+        assert report["failed_total"] == 0 and set(report["answered"]) == {"200"}, (name, run, report)
+
+
+def test_the_code_deploy_reached_the_clients(phases: list[dict[str, Any]]) -> None:
+    phase = next(phase for phase in phases if phase["name"] == "one host, code deploy")
+    for report in phase["load"].values():
+        assert set(report["versions"]) == {"1.0.1", "1.0.2"}, report["versions"]
+
+
+def test_http2_and_tls_versions(client: Any) -> None:
+    for url in ("https://front/version", "https://front:8443/version"):
+        answer = client.check_output(f"curl -sS --cacert {CA} --http2 -o /dev/null -w '%{{http_version}} %{{http_code}}' {url}")
+        assert answer == "2 200", (url, answer)
+    for version, accepted in (("-tls1_1", False), ("-tls1_2", True), ("-tls1_3", True)):
+        result = client.run(f"openssl s_client -connect front:443 -servername front {version} -CAfile {CA} "
+                            "-verify_return_error </dev/null")
+        assert (result.rc == 0) is accepted, (version, result.stdout[-500:], result.stderr[-500:])
+
+
+def test_plain_http_redirects_to_https(client: Any) -> None:
+    answer = client.check_output("curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' 'http://front/a?b=1'")
+    assert answer == "301 https://front/a?b=1"
+    answer = client.check_output("curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' 'http://front:8080/a'")
+    assert answer == "301 https://front:8443/a"
+
+
+def test_the_apps_see_the_client_and_https(client: Any) -> None:
+    address = client.interface("eth0").addresses[0]
+    for url in ("https://front/client", "https://front:8443/client"):
+        seen = set()
+        for _attempt in range(6):  # least_conn spreads the pool's requests over both hosts
+            data = json.loads(client.check_output(f"curl -sS --cacert {CA} {url}"))
+            seen.add((data["client"], data["scheme"], data["host"]))
+        assert seen == {(address, "https", "front" if "8443" not in url else "front:8443")}, (url, seen)
+
+
+def test_the_certificate_chains_to_pebbles_root(client: Any) -> None:
+    result = client.run("openssl s_client -connect front:443 -servername front -CAfile /root/pebble-root.pem "
+                        "-verify_return_error </dev/null")
+    assert result.rc == 0 and "Verify return code: 0 (ok)" in result.stdout, result.stdout[-800:]
+
+
+def test_renewal_by_the_timer_unit_is_served_without_a_restart(front: Any) -> None:
+    seen = json.loads(front.file("/root/renewal.json").content_string)
+    pids = re.findall(r"^MainPID=(\d+)$", seen["show"], re.MULTILINE)
+    assert "Result=success" in seen["show"]
+    assert str(seen["nginx_pid_before"]) in pids, seen
+    assert front.file("/etc/letsencrypt/archive/fasterapi/cert2.pem").exists
+    live = front.check_output("openssl x509 -noout -serial -in /etc/letsencrypt/live/fasterapi/cert.pem")
+    served = front.check_output("openssl s_client -connect 127.0.0.1:443 -servername front </dev/null 2>/dev/null "
+                                "| openssl x509 -noout -serial")
+    first = front.check_output("openssl x509 -noout -serial -in /etc/letsencrypt/archive/fasterapi/cert1.pem")
+    assert served == live != first
+
+
+def test_first_certificate_time(front: Any) -> None:
+    delta = front.file("/root/first-certificate.txt").content_string.strip()
+    hours, minutes, seconds = delta.split(":")
+    total = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    print(f"first certificate from Pebble: {total:.1f} s")
+    assert 0 < total < 60
+
+
+def test_nginx_is_sandboxed(front: Any) -> None:
+    score = front.check_output("systemd-analyze security nginx.service --no-pager | tail -n 1")
+    value = float(re.search(r"level for nginx.service: ([0-9.]+)", score).group(1))
+    print(score)
+    assert value <= 2.5, score
+    assert front.service("nginx").is_running
