@@ -197,6 +197,12 @@ class _NginxChecker(_Checker):
         self.number("nginx_proxy_read_timeout", "seconds, 1 or more", 1)
         self.number("nginx_proxy_connect_timeout", "seconds, 1 to 75", 1, 75)
         self.number("nginx_hsts_max_age", "seconds, 0 or more", 0)
+        url, directory = self.text("nginx_static_url", "/static/"), self.text("nginx_static_dir", "static")
+        if directory and (not url.startswith("/") or not url.endswith("/") or url == "/" or re.search(r"[\s;{}'\"]", url)):
+            self.add("nginx_static_url", url, "expected a URL path below / that starts and ends with /, such as /static/")
+        if directory and (directory.startswith("/") or ".." in directory.split("/") or re.search(r"[\s;{}'\"]", directory)):
+            self.add("nginx_static_dir", directory, "expected a directory relative to the release's code, such as static "
+                     "(no leading /, no .., no spaces)")
         size = str(self.get("nginx_client_max_body_size", "10m"))
         if not _SIZE.match(size):
             self.add("nginx_client_max_body_size", size, "expected a size as nginx writes it: 0 (no limit), 1048576, 512k, 10m or 1g")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import pytest
 from _load import load_module
 from uvicorn.config import Config
+from uvicorn.server import Server
 
 worker = load_module("roles/gunicorn/files/venv/fasterapi_deploy_worker.py", "fasterapi_deploy_worker")
 
@@ -185,3 +187,83 @@ def test_the_server_recycles_on_a_tick(monkeypatch: pytest.MonkeyPatch) -> None:
         return await server.on_tick(1), await server.on_tick(10)
 
     assert asyncio.run(ticks()) == (False, True)  # checked once a second (every 10th tick)
+
+
+ws_client = load_module("tests/tools/ws_client.py", "ws_client")
+sample = load_module("tests/sample_app/main.py", "sample_main_for_ws")
+
+
+async def _serve_sample_app(server_class: type) -> tuple[Any, socket.socket, "asyncio.Task[None]"]:
+    """SERVER_CLASS serving the sample app (WebSockets by uvicorn's websockets sans-I/O protocol) on a loopback port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = server_class(Config(app=sample.app, lifespan="off", ws="websockets-sansio", log_level="warning"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        await asyncio.sleep(0.01)
+    return server, sock, serving
+
+
+async def _websocket_through_a_stop(server_class: type, messages_every: float) -> dict[str, Any]:
+    """The sample app's /ws served by SERVER_CLASS; a client sending a message every MESSAGES_EVERY s; the server stops."""
+    server, sock, serving = await _serve_sample_app(server_class)
+    port = sock.getsockname()[1]
+    client = ws_client.Client(f"ws://127.0.0.1:{port}/ws", 5.0, messages_every, 2.0)
+    talking = asyncio.create_task(client.one_connection())
+    await asyncio.sleep(0.3)
+    server.should_exit = True
+    await asyncio.wait_for(serving, 10)
+    await asyncio.wait_for(talking, 10)
+    sock.close()
+    return client.report.as_dict()
+
+
+async def _open_after_close_frame(server_class: type) -> tuple[int | None, bool, bytes]:
+    """Stop SERVER_CLASS under an open /ws; 0.3 s after the close frame, is the TCP connection still open?
+
+    Returns the close code, whether the server had closed the connection by
+    then (a message the client sent meanwhile would have met a reset), and
+    what the client read after answering with its own close frame.
+    """
+    server, sock, serving = await _serve_sample_app(server_class)
+    port = sock.getsockname()[1]
+    client = ws_client.Client(f"ws://127.0.0.1:{port}/ws", 5.0, 0.0, 2.0)
+    reader, writer = await client._handshake()  # pylint: disable=protected-access
+    await ws_client.read_frame(reader)  # the greeting
+    server.should_exit = True
+    opcode, payload = await asyncio.wait_for(ws_client.read_frame(reader), 5)
+    assert opcode == 0x8
+    code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+    await asyncio.sleep(0.3)
+    closed_early = reader.at_eof()
+    rest = b""
+    if not closed_early:
+        writer.write(ws_client.frame(0x8, payload[:2], b"\x01\x02\x03\x04"))
+        await writer.drain()
+        rest = await asyncio.wait_for(reader.read(), 5)  # then the server closes: end of file, no reset
+    writer.close()
+    await asyncio.wait_for(serving, 10)
+    sock.close()
+    return code, closed_early, rest
+
+
+def test_a_stopping_worker_closes_websockets_with_the_closing_handshake(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FASTERAPI_WORKER_DRAIN_SECONDS", "5")
+    code, closed_early, rest = asyncio.run(_open_after_close_frame(worker.DrainingServer))
+    assert (code, closed_early, rest) == (1012, False, b"")
+    # uvicorn alone closes the connection with its close frame: a client message in flight then meets a reset.
+    code, closed_early, _rest = asyncio.run(_open_after_close_frame(Server))
+    assert (code, closed_early) == (1012, True)
+
+
+def test_websocket_clients_racing_the_close_see_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FASTERAPI_WORKER_DRAIN_SECONDS", "5")
+    report = asyncio.run(_websocket_through_a_stop(worker.DrainingServer, 0.0))
+    (connection,) = report["connections"]
+    assert connection["end"] == "close 1012" and connection["echoes"] > 10, connection
+
+
+def test_close_websockets_skips_what_is_not_an_open_websocket() -> None:
+    server = worker.DrainingServer(Config(app=lambda *a: None, lifespan="off"))
+    server.server_state.connections = {Connection(None), Connection(Answered())}
+    assert server.close_websockets() == 0 and server.closing_websockets() == 0

@@ -12,7 +12,12 @@ with the shared socket, for the other workers or the next generation), then
 serve every connection that has not had its first request until that
 request has been read and answered, or the client closes it, bounded by
 FASTERAPI_WORKER_DRAIN_SECONDS (the role sets gunicorn_worker_drain_seconds;
-0 closes them at once, as uvicorn does). Connections that have been answered
+0 closes them at once, as uvicorn does). Open WebSockets get the closing
+handshake of RFC 6455 (close frame 1012 "service restart", then the TCP
+connection is closed once the client answered it, within the same bound):
+uvicorn's own shutdown sends the close frame and closes the connection at
+once, so a message the client sent meanwhile makes the kernel reset it and
+the client sees an abnormal end (1006), not the close frame. Connections that have been answered
 and wait idle get IDLE_GRACE (0.3 s) to send another request, then are
 closed by uvicorn's usual shutdown, which lets in-flight requests finish. Every response sent while draining carries
 ``Connection: close``, so a keep-alive client moves to a new connection
@@ -185,6 +190,7 @@ class DrainingServer(Server):
             cycle = getattr(connection, "cycle", None)
             if cycle is not None and not getattr(cycle, "response_complete", True):
                 cycle.keep_alive = False  # a request in progress: its answer closes the connection
+        self.close_websockets()
         await self.serve_first_requests(drain_seconds())
         ready = _ready_file()
         if ready:
@@ -193,6 +199,41 @@ class DrainingServer(Server):
             except OSError:
                 pass
         await super().shutdown(sockets=sockets)
+
+    def close_websockets(self, code: int = 1012) -> int:
+        """Start the closing handshake on each open WebSocket of uvicorn's websockets (sans-I/O) or wsproto protocols.
+
+        The close frame goes out now and the app gets websocket.disconnect;
+        the protocol closes the TCP connection when the client's close frame
+        comes back (its own handler does), or after its close_timeout.
+        Returns how many were started.
+        """
+        started = 0
+        for connection in list(self.server_state.connections):
+            conn = getattr(connection, "conn", None)
+            transport = getattr(connection, "transport", None)
+            if (conn is None or transport is None or not getattr(connection, "handshake_complete", False)
+                    or getattr(connection, "close_sent", True) or transport.is_closing()):
+                continue
+            if hasattr(conn, "send_close"):  # websockets' sans-I/O ServerProtocol
+                conn.send_close(code)
+                data = b"".join(conn.data_to_send())
+            else:  # wsproto's WSConnection
+                from wsproto.events import CloseConnection  # pylint: disable=import-outside-toplevel
+                data = conn.send(CloseConnection(code=code))
+            getattr(connection, "stop_keepalive", lambda: None)()
+            connection.queue.put_nowait({"type": "websocket.disconnect", "code": code})
+            transport.write(data)
+            connection.close_sent = True
+            connection.close_timer = connection.loop.call_later(max(drain_seconds(), 0.1), transport.close)
+            started += 1
+        return started
+
+    def closing_websockets(self) -> int:
+        """How many WebSockets sent their close frame and wait for the client's."""
+        return sum(1 for connection in self.server_state.connections
+                   if getattr(connection, "close_sent", False) and getattr(connection, "close_timer", None) is not None
+                   and not connection.transport.is_closing())
 
     def awaiting_first_request(self) -> int:
         """How many open connections have not had a request yet (an HTTP protocol whose ``cycle`` is still None)."""
@@ -210,7 +251,8 @@ class DrainingServer(Server):
         now = loop.time()
         deadline = now + bound
         grace = now + min(IDLE_GRACE, bound) if self.server_state.connections else now
-        while (self.awaiting_first_request() or loop.time() < grace) and not self.force_exit and loop.time() < deadline:
+        while ((self.awaiting_first_request() or self.closing_websockets() or loop.time() < grace)
+               and not self.force_exit and loop.time() < deadline):
             await asyncio.sleep(0.01)
 
 

@@ -22,7 +22,8 @@ GOOD: dict[str, Any] = {
     "nginx_upstream_keepalive_timeout": 4, "nginx_proxy_read_timeout": 60, "nginx_proxy_connect_timeout": 5,
     "nginx_client_max_body_size": "10m", "nginx_certificate": "self_signed", "nginx_certificate_file": "",
     "nginx_certificate_key_file": "", "nginx_acme_email": "", "nginx_acme_directory_url": "https://acme.example.org/dir",
-    "nginx_acme_ca_bundle": "", "nginx_upstream_max_fails": 2, "nginx_upstream_fail_timeout": 10, "nginx_hsts_max_age": 1,
+    "nginx_acme_ca_bundle": "", "nginx_static_url": "/static/", "nginx_static_dir": "static",
+    "nginx_upstream_max_fails": 2, "nginx_upstream_fail_timeout": 10, "nginx_hsts_max_age": 1,
 }
 FRONT = "10.0.0.2"
 
@@ -145,7 +146,15 @@ def test_an_app_host_that_does_not_trust_nginx() -> None:
     only(problems(records=walled), "gunicorn_systemd_ip_address_allow", "on app2 does not allow 10.0.0.2")
 
 
-@pytest.mark.parametrize(("variable", "value"), [("nginx_client_max_body_size", "10 MB"), ("nginx_proxy_connect_timeout", 90),
+@pytest.mark.parametrize(("variable", "value"), [("nginx_static_url", "static/"), ("nginx_static_url", "/static"),
+                                                 ("nginx_static_url", "/"), ("nginx_static_dir", "/srv/static"),
+                                                 ("nginx_static_dir", "../etc"), ("nginx_static_dir", "my static"),
+                                                 ("nginx_client_max_body_size", "10 MB"), ("nginx_proxy_connect_timeout", 90),
                                                  ("nginx_upstream_keepalive", -1), ("nginx_certificate", "letsencrypt")])
 def test_values_out_of_range(variable: str, value: Any) -> None:
     only(problems({variable: value}), variable)
+
+
+def test_no_static_files_needs_no_static_url() -> None:
+    assert problems({"nginx_static_dir": "", "nginx_static_url": ""}) == []
+    assert problems({"nginx_static_dir": "public/assets", "nginx_static_url": "/assets/"}) == []
