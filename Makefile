@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 .PHONY: venv importer-venv collection-link lint unit sanity galaxy-import images molecule galaxy test demo \
-	perf drain-compare converge-times build clean
+	perf drain-compare uvicorn-compare converge-times build clean
 
 venv: $(BIN)/molecule
 $(BIN)/molecule: requirements-dev.txt tests/harness/requirements-ansible-test.txt
@@ -32,6 +32,12 @@ collection-link:
 lint: venv collection-link
 	yamllint --strict .
 	ansible-lint --offline --profile production
+	antsibull-changelog lint
+	antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+	@# CHANGELOG.rst is generated from changelogs/changelog.yaml (antsibull-changelog generate): up to date?
+	@mkdir -p .cache
+	antsibull-changelog generate --output .cache/CHANGELOG.rst --output-format rst
+	diff -u CHANGELOG.rst .cache/CHANGELOG.rst
 
 # The plugins' tests under ansible-test (as the collection's modules and
 # filters are imported on a controller and a host); the rest with pytest.
@@ -71,6 +77,14 @@ perf: venv collection-link
 
 drain-compare: venv collection-link
 	tests/harness/drain-compare.sh
+
+# uvicorn's own process manager (uvicorn --workers, fastapi run --workers)
+# against the role's gunicorn in one run: failed requests over rolling
+# restarts, late senders, and which release each serves after a deploy
+# (docs/why-gunicorn.md). UVICORN_COMPARE_ARGS="--restarts 5 --hogs 2" for its options.
+UVICORN_COMPARE_ARGS ?=
+uvicorn-compare: venv collection-link
+	python tests/harness/uvicorn_compare.py $(UVICORN_COMPARE_ARGS)
 
 # Re-converge, code-only deploy and rollback times, before (CONVERGE_BASE, a
 # git revision) and after (this checkout), in one run: medians and ratios.
