@@ -165,6 +165,30 @@ def lock_host(hosts: Any, releases: Any, built: Any) -> dict[str, str]:
     return chosen
 
 
+# Characters systemd's environment-file parser unescapes after a backslash
+# inside double quotes (its SHELL_NEED_ESCAPE); every other character,
+# newlines included, stands for itself there.
+_SYSTEMD_ENV_ESCAPES = {"\\": "\\\\", '"': '\\"', "$": "\\$", "`": "\\`"}
+
+
+def systemd_env_quote(value: Any) -> str:
+    """A value for a systemd EnvironmentFile= line, which systemd reads back exactly.
+
+    Double-quoted, with backslash, double quote, dollar and backtick escaped;
+    line breaks, tabs and characters beyond ASCII are written as they are (systemd keeps
+    them inside double quotes). A NUL cannot be in an environment value: refused.
+    """
+    text = value if isinstance(value, str) else str(value)
+    if "\x00" in text:
+        raise AnsibleFilterError("systemd_env_quote: an environment value cannot hold a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise AnsibleFilterError("systemd_env_quote: an environment value must be valid Unicode text "
+                                 f"(systemd drops values that are not UTF-8): {error.reason}") from None
+    return '"' + "".join(_SYSTEMD_ENV_ESCAPES.get(char, char) for char in text) + '"'
+
+
 class FilterModule:
     """Ansible entry point."""
 
@@ -173,4 +197,4 @@ class FilterModule:
                 "python_literal": python_literal, "ip_allow_error": ip_allow_error,
                 "ip_allow_entries": ip_allow_entries,
                 "ip_allow_reaches_beyond_loopback": ip_allow_reaches_beyond_loopback,
-                "lock_host": lock_host}
+                "lock_host": lock_host, "systemd_env_quote": systemd_env_quote}

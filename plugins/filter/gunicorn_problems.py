@@ -102,6 +102,9 @@ _VERSION = re.compile(r"^[0-9]+(\.[0-9]+)*((a|b|rc|\.post|\.dev)[0-9]+)*$")
 _URL = re.compile(r"^https?://[^\s/]+")
 _SETTING = re.compile(r"^[a-z_][a-z0-9_]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A systemd credential name: a file name (at most 255 bytes); kept to characters that need no quoting.
+_CREDENTIAL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,254}$")
+_STATSD_HOST = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9.-]+)):(?P<port>[0-9]{1,5})$")
 _RELEASE_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,39}$")
 _RELEASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,60}$")
 _REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?\s*((==|>=|<=|~=|!=|<|>|===)\s*[A-Za-z0-9.*+!_-]+\s*,?\s*)*$")
@@ -140,6 +143,8 @@ _ROLE_SETTINGS: dict[str, str | None] = {
     "control_socket_mode": "gunicorn_control_socket_mode", "control_socket_disable": "gunicorn_control_socket",
     "user": "gunicorn_user", "group": "gunicorn_group", "forwarded_allow_ips": "gunicorn_trusted_proxies",
     "chdir": None, "pidfile": None, "when_ready": None, "on_exit": None, "pre_exec": None,
+    "on_starting": None, "child_exit": None,
+    "statsd_host": "gunicorn_statsd_host", "statsd_prefix": "gunicorn_statsd_prefix",
 }
 # gunicorn settings that break the unit, the sandbox or the rolling hand-over.
 _BREAKING_SETTINGS = {
@@ -166,6 +171,10 @@ _RESERVED_ENV = {
     "FASTERAPI_WORKER_MAX_AGE_SECONDS": "gunicorn.conf.py sets it from gunicorn_worker_max_age",
     "FASTERAPI_RELEASE": "the role sets it for the release commands",
     "FASTERAPI_PREVIOUS_RELEASE": "the role sets it for the release commands",
+    "FASTERAPI_ENVIRONMENT_KEYS": "the role's environment file lists its variables in it",
+    "FASTERAPI_ENVIRONMENT_FILE": "the unit names the environment file in it",
+    "PYTHONUNBUFFERED": "the unit sets it",
+    "CREDENTIALS_DIRECTORY": "systemd sets it (gunicorn_credentials)",
 }
 # Directories of the system: never the app's own, never writable for it.
 _SYSTEM_PREFIXES = ("/etc", "/usr", "/boot", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/proc", "/sys", "/dev", "/root")
@@ -628,17 +637,28 @@ class _Checker:
                      message=f"gunicorn_environment sets {_show(reserved)}, which the unit or systemd set: {expected}.")
         unwritable = [str(name) for name, value in environment.items() if not self._env_value_ok(value)]
         if unwritable:
-            expected = ("expected one line of printable ASCII text (a number or true/false also work), without line breaks, "
-                        "tabs or other control characters, characters beyond ASCII, lists, mappings or null")
+            expected = ("expected text (line breaks, tabs and any Unicode character are kept), a number or true/false; not a "
+                        "NUL character, text that is not valid Unicode, a value over 128 KiB, a list, a mapping or null: "
+                        "pass binary data, keys and certificates as files with gunicorn_credentials")
             self.add("gunicorn_environment", unwritable, expected,
-                     message=(f"gunicorn_environment: the values of {_show(unwritable)} (not shown) cannot be written to the "
-                              f"environment file intact: {expected}."))
+                     message=(f"gunicorn_environment: the values of {_show(unwritable)} (not shown) cannot be given to the app "
+                              f"intact: {expected}."))
+        if _as_bool(self.get("gunicorn_prometheus_multiproc", False)) and "PROMETHEUS_MULTIPROC_DIR" in names:
+            expected = "expected it left out: with gunicorn_prometheus_multiproc the unit sets it to a directory the role cleans"
+            self.add("gunicorn_environment", "PROMETHEUS_MULTIPROC_DIR", expected,
+                     message=f"gunicorn_environment sets \"PROMETHEUS_MULTIPROC_DIR\": {expected}.")
 
     @staticmethod
     def _env_value_ok(value: Any) -> bool:
         if isinstance(value, (bool, int, float)):
             return True
-        return isinstance(value, str) and all(" " <= char <= "~" for char in value)
+        if not isinstance(value, str) or "\x00" in value:
+            return False
+        try:
+            # One environment string (NAME=value) may be at most 128 KiB (the kernel's MAX_ARG_STRLEN).
+            return len(value.encode("utf-8")) <= 128 * 1024 - 256
+        except UnicodeEncodeError:
+            return False
 
     def extra_settings(self) -> None:
         settings = self.a_mapping("gunicorn_extra_settings")
@@ -670,6 +690,54 @@ class _Checker:
                 self.add("gunicorn_extra_settings", "worker_tmp_dir", expected,
                          message=f"gunicorn_extra_settings sets \"worker_tmp_dir\"={_show(tmp_dir)}: {expected}.")
 
+    def credentials(self) -> None:
+        credentials = self.get("gunicorn_credentials", {})
+        if not isinstance(credentials, Mapping):
+            self.add("gunicorn_credentials", type(credentials).__name__, "expected a mapping of credential names to {src: FILE} "
+                     "or {content: TEXT}", shown=f"<{type(credentials).__name__}, not shown>")
+            return
+        bad_names = [str(name) for name in credentials if not _CREDENTIAL_NAME.match(str(name)) or str(name) in (".", "..")]
+        if bad_names:
+            expected = ("expected names of letters, digits and _ . @ - (a file name in $CREDENTIALS_DIRECTORY, at most 255 "
+                        "characters, not starting with . or -)")
+            self.add("gunicorn_credentials", bad_names, expected,
+                     message=f"gunicorn_credentials has invalid names {_show(bad_names)}: {expected}.")
+        for name, spec in credentials.items():
+            where = f"gunicorn_credentials.{name}"
+            keys = sorted(spec) if isinstance(spec, Mapping) else []
+            if keys not in (["src"], ["content"]):
+                expected = ("expected a mapping with either src (the absolute path of a file on the controller, vault-encrypted "
+                            "or not) or content (text), nothing else")
+                self.add(where, f"<{type(spec).__name__}, not shown>", expected, message=f"{where} (not shown): {expected}.")
+            elif keys == ["src"]:
+                src = spec["src"]
+                if not isinstance(src, str) or not os.path.isabs(src) or not os.path.isfile(src):
+                    self.add(f"{where}.src", src, "expected the absolute path of a file on the controller "
+                             '(for example "{{ playbook_dir }}/files/tls.key")')
+            elif not isinstance(spec["content"], str) or "\x00" in spec["content"]:
+                self.add(f"{where}.content", "<not shown>", "expected text; binary data comes from a file (src)",
+                         message=f"{where}.content (not shown): expected text; binary data comes from a file (src).")
+
+    def metrics(self) -> None:
+        host = self.text("gunicorn_statsd_host")
+        prefix = self.get("gunicorn_statsd_prefix", "")
+        if not isinstance(prefix, str) or not re.match(r"^[A-Za-z0-9_.-]*$", prefix):
+            self.add("gunicorn_statsd_prefix", prefix, "expected letters, digits and _ . - (a statsd metric name prefix)")
+        if not host:
+            return
+        match = _STATSD_HOST.match(host)
+        port = int(match.group("port")) if match else 0
+        if not match or not 0 < port < 65536 or (match.group("v6") and ip_allow_error(match.group("v6"))):
+            self.add("gunicorn_statsd_host", host, 'expected empty, or HOST:PORT of a statsd server such as "127.0.0.1:8125" '
+                     'or "[fd00::5]:8125" (UDP)')
+            return
+        address = match.group("v6") or match.group("host")
+        filtered = (_as_bool(self.get("gunicorn_systemd_hardening", True))
+                    and "any" not in [str(entry) for entry in self.a_list("gunicorn_systemd_ip_address_allow")])
+        if filtered and address != "localhost" and ip_allow_error(address):
+            self.add("gunicorn_statsd_host", host, "expected an IP address (the sandbox lets packets through to addresses "
+                     "only, and the role adds this one to IPAddressAllow=), or localhost")
+
     def control_socket(self) -> None:
         mode = self.get("gunicorn_control_socket_mode", "0600")
         if not _MODE.match(str(mode)):
@@ -689,6 +757,8 @@ class _Checker:
         self.environment()
         self.extra_settings()
         self.control_socket()
+        self.credentials()
+        self.metrics()
         return self.problems
 
 

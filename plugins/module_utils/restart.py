@@ -47,7 +47,7 @@ def why_full(kind: str, strategy: str, active_state: str) -> str:
     if strategy != "rolling":
         return "gunicorn_restart_strategy is restart"
     if kind == "full":
-        return "the environment file or unit changed"
+        return "the unit or a credential changed"
     return "a full restart was asked for"
 
 

@@ -14,8 +14,9 @@ description:
   - A rolling restart runs O(handover) (C(fasterapi_handover) in the app's venv), which hands the running service over to a new
     gunicorn master, taking what it waits for from the unit and the installed C(gunicorn.conf.py). If the new generation
     fails, the old master keeps serving and the module fails with the app's own error lines from the journal.
-  - A full restart (C(systemctl restart)) is done when the environment file or unit changed, when the unit is not running,
-    or with O(strategy=restart).
+  - A full restart (C(systemctl restart)) is done when the marker says C(full) (the role writes it when the unit or a
+    credential changed), when the unit is not running, or with O(strategy=restart). A changed environment file is a rolling
+    restart (the new master reads it).
   - Removes O(marker) once the restart succeeded. Changes nothing when no restart is owed.
 author: fasterapi.deploy maintainers (@fasterapi)
 options:

@@ -5,7 +5,15 @@ Paths:
   /version  JSON: app version (file VERSION), worker pid and parent pid, and
             the directory, venv and file it runs from
   /slow     sleeps ?seconds=N (default 1, at most 60), then answers
+  /metrics  with prometheus_client installed and PROMETHEUS_MULTIPROC_DIR set:
+            sample_app_requests_total{worker}, summed over every worker
+            (prometheus_client's multiprocess mode), in the text format
   /         a greeting
+
+With SAMPLE_APP_PROBES=1 (tests only), probes of what the sandbox allows
+(/raise, /hang, /connect, /write, /resolve, /leak) and of what the app was
+given: /env?name=NAME (the variable's value) and /credential?name=NAME (the
+file $CREDENTIALS_DIRECTORY/NAME, base64).
 
 The lifespan handler opens per-worker state after the fork (the safe place
 with preload_app = True). SAMPLE_APP_FAIL_STARTUP=1 in the environment, or a
@@ -16,6 +24,8 @@ deploys.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -43,6 +53,15 @@ def _version() -> str:
 
 VERSION = _version()
 IMPORTED_IN_PID = os.getpid()
+
+try:  # Optional: the metrics of the multiprocess mode (gunicorn_prometheus_multiproc).
+    import prometheus_client
+    from prometheus_client import multiprocess
+
+    REQUESTS: Any = prometheus_client.Counter("sample_app_requests", "HTTP requests answered", ["worker"])
+except ImportError:
+    prometheus_client = None  # pylint: disable=invalid-name
+    REQUESTS = None
 
 
 class WorkerState:
@@ -138,9 +157,32 @@ async def _leak(send: Send, query: dict[str, str]) -> None:
     await _respond(send, 200, body, b"application/json")
 
 
+async def _env(send: Send, query: dict[str, str]) -> None:
+    name = query.get("name", "")
+    value = os.environ.get(name)
+    body = {"name": name, "present": value is not None, "value": value,
+            "sha256": hashlib.sha256(value.encode()).hexdigest() if value is not None else None}
+    await _respond(send, 200, json.dumps(body).encode(), b"application/json")
+
+
+async def _credential(send: Send, query: dict[str, str]) -> None:
+    name = query.get("name", "")
+    directory = os.environ.get("CREDENTIALS_DIRECTORY", "")
+    body: dict[str, Any] = {"name": name, "directory": directory}
+    try:
+        if not directory or "/" in name or name in ("", ".", ".."):
+            raise FileNotFoundError(name)
+        data = Path(directory, name).read_bytes()
+        body.update(present=True, base64=base64.b64encode(data).decode(), sha256=hashlib.sha256(data).hexdigest(),
+                    size=len(data))
+    except OSError as error:
+        body.update(present=False, error=f"{type(error).__name__}: {error}")
+    await _respond(send, 200, json.dumps(body).encode(), b"application/json")
+
+
 _PROBES: dict[str, Callable[[Send, dict[str, str]], Awaitable[None]]] = {
     "/raise": _raise, "/hang": _hang, "/connect": _connect, "/write": _write,
-    "/resolve": _resolve, "/leak": _leak}
+    "/resolve": _resolve, "/leak": _leak, "/env": _env, "/credential": _credential}
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -182,6 +224,8 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if worker is not None:
         worker.requests += 1
     path = scope["path"]
+    if REQUESTS is not None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        REQUESTS.labels(worker=str(os.getpid())).inc()
     if path == "/health":
         if worker is None:
             await _respond(send, 503, b"lifespan startup has not run\n")
@@ -202,6 +246,10 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
                            "cwd": os.getcwd(), "prefix": os.path.realpath(sys.prefix),
                            "module": os.path.realpath(__file__)}).encode()
         await _respond(send, 200, body, b"application/json")
+    elif path == "/metrics" and prometheus_client is not None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = prometheus_client.CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        await _respond(send, 200, prometheus_client.generate_latest(registry), prometheus_client.CONTENT_TYPE_LATEST.encode())
     elif path == "/slow":
         query = parse_qs(scope.get("query_string", b"").decode())
         try:

@@ -222,3 +222,45 @@ def test_a_re_executed_master_copies_its_stderr_from_the_config_import(tmp_path:
                           env=dict(os.environ, GUNICORN_PID="1", FASTERAPI_WORKER_READY_DIR=str(ready)))
     assert done.stderr == "boom in the new master\n"
     assert (tmp_path / f"startup-{done.stdout.strip()}.log").read_text() == "boom in the new master\n"
+
+
+def test_statsd_sends_quietly_while_nothing_listens() -> None:
+    # gunicorn's own connected socket fails each send with ECONNREFUSED and logs a traceback every time.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = probe.getsockname()
+    warnings: list[str] = []
+    log = types.SimpleNamespace(warning=lambda message, *args: warnings.append(message % args))
+    times = iter([0.0, 1.0, 2.0, 3.0, 61.0, 62.0])
+    quiet = hooks.QuietStatsdSocket(socket.AF_INET, address, log, clock=lambda: next(times))
+    for _count in range(4):
+        quiet.send(b"app.gunicorn.requests:1|c")
+    assert warnings == []  # unconnected: the kernel does not report the unreachable port
+    quiet.close()
+
+
+def test_statsd_failures_are_said_once_a_minute() -> None:
+    warnings: list[str] = []
+    log = types.SimpleNamespace(warning=lambda message, *args: warnings.append(message % args))
+    times = iter([0.0, 1.0, 59.0, 61.0])
+    quiet = hooks.QuietStatsdSocket(socket.AF_INET, ("127.0.0.1", 8125), log, clock=lambda: next(times))
+    quiet.sock.close()  # every send now fails (EBADF)
+    for _count in range(4):
+        assert quiet.send(b"x:1|c") == 0
+    assert len(warnings) == 2 and "said at most once a minute" in warnings[0]
+
+
+def test_the_statsd_logger_gets_the_quiet_socket_and_still_delivers() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind(("127.0.0.1", 0))
+        receiver.settimeout(2)
+        address = receiver.getsockname()
+        original = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        original.connect(address)
+        log = types.SimpleNamespace(sock=original, warning=lambda *a: None)
+        server = types.SimpleNamespace(log=log, cfg=types.SimpleNamespace(statsd_host=address))
+        hooks.quiet_statsd(server)
+        assert isinstance(log.sock, hooks.QuietStatsdSocket) and original.fileno() == -1
+        log.sock.send(b"app.gunicorn.workers:2|g")
+        assert receiver.recv(100) == b"app.gunicorn.workers:2|g"
+        log.sock.close()

@@ -267,3 +267,59 @@ def test_close_websockets_skips_what_is_not_an_open_websocket() -> None:
     server = worker.DrainingServer(Config(app=lambda *a: None, lifespan="off"))
     server.server_state.connections = {Connection(None), Connection(Answered())}
     assert server.close_websockets() == 0 and server.closing_websockets() == 0
+
+
+class StatsdLog:
+    """Records what gunicorn's statsd logger would send."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def timer(self, name: str, value: float) -> None:
+        self.sent.append(f"{name}:{value:.0f}|ms")
+
+    def increment(self, name: str, value: int, sampling_rate: float = 1.0) -> None:  # pylint: disable=unused-argument
+        self.sent.append(f"{name}:{value}|c")
+
+
+@pytest.mark.parametrize(("status", "raises", "expected"), [(204, False, 204), (404, False, 404), (None, True, 500)])
+def test_each_http_request_is_counted_for_statsd(status: int | None, raises: bool, expected: int) -> None:
+    log = StatsdLog()
+    times = iter([10.0, 10.025])
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if raises:
+            raise RuntimeError("boom")
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    wrapped = worker.counting_requests(app, log, clock=lambda: next(times))
+    if raises:
+        with pytest.raises(RuntimeError):
+            asyncio.run(wrapped({"type": "http"}, receive, send))
+    else:
+        asyncio.run(wrapped({"type": "http"}, receive, send))
+    assert log.sent == ["gunicorn.request.duration:25|ms", "gunicorn.requests:1|c", f"gunicorn.request.status.{expected}:1|c"]
+    assert [message["type"] for message in sent] == ([] if raises else ["http.response.start", "http.response.body"])
+
+
+def test_lifespan_and_websockets_are_not_counted() -> None:
+    log = StatsdLog()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        pass
+
+    async def nothing(*args: Any) -> Any:
+        return None
+
+    for kind in ("lifespan", "websocket"):
+        asyncio.run(worker.counting_requests(app, log)({"type": kind}, nothing, nothing))
+    assert not log.sent

@@ -30,10 +30,10 @@ CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
                         ["gunicorn_bind", "127.0.0.1:80", "below 1024", "gunicorn_systemd_privileged_ports=true"]),
     # ... and reports every problem at once, without an environment value.
     "several problems": ({"gunicorn_workers": 0, "gunicorn_bind": ["127.0.0.1:99999"],
-                          "gunicorn_environment": {"1BAD": "x", "SAMPLE_APP_SECRET": "s3cr3t-bad\nvalue"}},
+                          "gunicorn_environment": {"1BAD": "x", "SAMPLE_APP_SECRET": "s3cr3t-bad\u0000value"}},
                          ["gunicorn_workers=0", "1 or more", "127.0.0.1:99999", "outside 1-65535",
                           "gunicorn_environment has invalid variable names", "1BAD", "SAMPLE_APP_SECRET",
-                          "cannot be written to the environment file intact"]),
+                          "cannot be given to the app intact", "gunicorn_credentials"]),
     # Only the release can tell: its venv cannot import the worker class.
     "worker class not importable": ({"gunicorn_worker_class": "nosuchmodule.Worker"},
                                     ['gunicorn_worker_class="nosuchmodule.Worker"', "No module named 'nosuchmodule'",

@@ -3,7 +3,7 @@
 Installed into each release's virtualenv; the role's ``gunicorn.conf.py``
 imports them, so the config file holds settings only::
 
-    from fasterapi_deploy_hooks import on_exit, pre_exec, when_ready
+    from fasterapi_deploy_hooks import child_exit, on_exit, on_starting, pre_exec, when_ready
 
 They make gunicorn's USR2 re-exec a rolling restart that systemd follows:
 
@@ -14,6 +14,16 @@ They make gunicorn's USR2 re-exec a rolling restart that systemd follows:
   points to now (gunicorn resolved its working directory at first start),
   and, under socket activation, finds systemd's sockets where
   ``LISTEN_FDS`` says they are (gunicorn closed those fds: issue #1109).
+- ``pre_exec`` also gives the new master the environment file as it is
+  now (``FASTERAPI_ENVIRONMENT_FILE``, read the way systemd reads it):
+  gunicorn would exec it with the environment the first master started
+  with, so a changed file would need a full restart. Variables the running
+  master got from the file (``FASTERAPI_ENVIRONMENT_KEYS``) and the file no
+  longer has are removed; what systemd set itself stays.
+- ``on_starting`` / ``child_exit``: with ``PROMETHEUS_MULTIPROC_DIR`` set
+  (the role's ``gunicorn_prometheus_multiproc``), a master systemd started
+  empties that directory, and the live gauges of every worker that exits
+  are removed, as prometheus_client's ``mark_process_dead`` does.
 - ``when_ready``: the old master's exit leaves the new master's control
   socket in place (both use one path; gunicorn's cleanup removes the path
   whoever bound it last).
@@ -41,11 +51,13 @@ loud, never a broken master.
 from __future__ import annotations
 
 import fcntl
+import glob
 import importlib
 import os
+import socket
 import sys
 import time
-from typing import IO, Any, Callable
+from typing import IO, Any, Callable, MutableMapping
 
 CAPTURE_SECONDS = 300.0
 CAPTURE_BYTES = 1 << 20
@@ -151,8 +163,187 @@ def pre_exec(server: Any) -> None:
     if os.path.exists(python):
         server.START_CTX[0] = python
         server.START_CTX["args"][0] = python
+    environment_for_the_new_master(server)
     if getattr(server, "systemd", False):
         listeners_at_listen_fds_start(server)
+
+
+ENVIRONMENT_FILE = "FASTERAPI_ENVIRONMENT_FILE"
+ENVIRONMENT_KEYS = "FASTERAPI_ENVIRONMENT_KEYS"
+_NEWLINE = "\n\r"
+_WHITESPACE = " \t\n\r"
+_SHELL_NEED_ESCAPE = '"\\`$'
+
+
+def parse_environment(text: str) -> dict[str, str]:
+    """The variables systemd's ``EnvironmentFile=`` sets from TEXT.
+
+    Follows systemd's parser (``parse_env_file_internal`` in env-file.c):
+    comments, unquoted values (backslash escapes any character, a trailing
+    backslash continues the line, trailing blanks dropped), single quotes
+    (literal) and double quotes (backslash escapes only ``" \\ ` $``, and
+    joins lines; other text, line breaks included, is kept).
+    """
+    result: dict[str, str] = {}
+    state = "pre_key"
+    key: list[str] = []
+    value: list[str] = []
+    value_end: int | None = None  # where the trailing blanks of an unquoted value start
+
+    def push() -> None:
+        name = "".join(key).strip()
+        if name:
+            text_value = "".join(value)
+            result[name] = text_value[:value_end] if value_end is not None else text_value
+
+    for char in text:
+        if state == "pre_key":
+            if char in "#;":
+                state = "comment"
+            elif char not in _WHITESPACE:
+                state, key, value, value_end = "key", [char], [], None
+        elif state == "key":
+            if char in _NEWLINE:
+                state = "pre_key"
+            elif char == "=":
+                state = "pre_value"
+            else:
+                key.append(char)
+        elif state == "pre_value":
+            if char in _NEWLINE:
+                push()
+                state = "pre_key"
+            elif char == "'":
+                state = "single"
+            elif char == '"':
+                state = "double"
+            elif char == "\\":
+                state = "value_escape"
+            elif char not in _WHITESPACE:
+                state = "value"
+                value.append(char)
+        elif state == "value":
+            if char in _NEWLINE:
+                push()
+                state = "pre_key"
+            elif char == "\\":
+                state, value_end = "value_escape", None
+            else:
+                if char not in _WHITESPACE:
+                    value_end = None
+                elif value_end is None:
+                    value_end = len(value)
+                value.append(char)
+        elif state == "value_escape":
+            state = "value"
+            if char not in _NEWLINE:
+                value.append(char)
+        elif state == "single":
+            if char == "'":
+                state = "pre_value"
+            else:
+                value.append(char)
+        elif state == "double":
+            if char == '"':
+                state = "pre_value"
+            elif char == "\\":
+                state = "double_escape"
+            else:
+                value.append(char)
+        elif state == "double_escape":
+            state = "double"
+            if char in _SHELL_NEED_ESCAPE:
+                value.append(char)
+            elif char != "\n":
+                value.extend(("\\", char))
+        elif state == "comment":
+            if char == "\\":
+                state = "comment_escape"
+            elif char in _NEWLINE:
+                state = "pre_key"
+        elif state == "comment_escape":
+            state = "pre_key" if char in _NEWLINE else "comment"
+    if state in ("pre_value", "value", "value_escape", "single", "double", "double_escape"):
+        push()
+    return result
+
+
+def renewed_environment(env: MutableMapping[str, str], path: str) -> list[str]:
+    """Give ENV the variables of the environment file at PATH as it is now; the names that changed.
+
+    Variables ENV got from the file before (named by its FASTERAPI_ENVIRONMENT_KEYS)
+    that the file no longer has are removed; a missing file has no variables.
+    Raises OSError or UnicodeDecodeError when the file cannot be read.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            now = parse_environment(handle.read())
+    except FileNotFoundError:
+        now = {}
+    changed = []
+    for name in env.get(ENVIRONMENT_KEYS, "").split() + ([ENVIRONMENT_KEYS] if ENVIRONMENT_KEYS in env else []):
+        if name not in now and name in env:
+            del env[name]
+            changed.append(name)
+    for name, value in now.items():
+        if env.get(name) != value:
+            env[name] = value
+            changed.append(name)
+    return sorted(set(changed))
+
+
+def environment_for_the_new_master(server: Any) -> None:
+    """Put the environment file as it is now into what gunicorn execs the new master with (``cfg.env_orig``).
+
+    This is the forked child: when the file cannot be read it exits, so that
+    no master starts with an environment it was not given (the hand-over
+    then fails and the running master keeps serving).
+    """
+    path = os.environ.get(ENVIRONMENT_FILE)
+    if not path:
+        return
+    try:
+        changed = renewed_environment(server.cfg.env_orig, path)
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        server.log.error("Cannot read the environment file %s for the new master: %s", path, err)
+        os._exit(1)
+    else:
+        if changed:
+            # Names only: values may be secrets.
+            server.log.info("New master's environment from %s: %s changed", path, ", ".join(changed))
+
+
+def prometheus_dir() -> str:
+    """The directory of prometheus_client's multiprocess mode, if the unit sets one."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+
+
+def on_starting(server: Any) -> None:
+    """A master systemd started empties the Prometheus multiprocess directory (a rolling restart's master does not)."""
+    directory = prometheus_dir()
+    if not directory or os.environ.get("GUNICORN_PID"):
+        return
+    removed = 0
+    for path in glob.glob(os.path.join(directory, "*.db")):
+        try:
+            os.unlink(path)
+            removed += 1
+        except OSError as err:
+            server.log.warning("Cannot remove %s: %s", path, err)
+    if removed:
+        server.log.info("Removed %d metrics files of an earlier run from %s", removed, directory)
+
+
+def child_exit(server: Any, worker: Any) -> None:  # pylint: disable=unused-argument
+    """Remove the live gauges of a worker that exited (prometheus_client's ``mark_process_dead``)."""
+    directory = prometheus_dir()
+    if not directory:
+        return
+    for path in glob.glob(os.path.join(directory, "gauge_live*_%d.db" % worker.pid)):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def listeners_at_listen_fds_start(server: Any) -> None:
@@ -199,8 +390,53 @@ def check_gunicorn_api(arbiter_class: Any = None, control_server_class: Any = No
     return missing
 
 
+class QuietStatsdSocket:
+    """The socket of gunicorn's statsd logger, sending without a connection.
+
+    gunicorn connects its UDP socket to the statsd server, so while nothing
+    listens there every send fails (the kernel reports the ICMP "port
+    unreachable" to a connected socket) and gunicorn logs a warning with a
+    traceback for each metric: with per-request metrics, several lines per
+    request in the journal. Datagrams sent with ``sendto`` are not told
+    about it; what fails all the same (a full buffer, no route) is said at
+    most once a minute.
+    """
+
+    def __init__(self, family: int, address: Any, log: Any, clock: Callable[[], float] = time.monotonic) -> None:
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        self.sock.setblocking(False)
+        self.address = address
+        self.log = log
+        self.clock = clock
+        self.said = -3600.0
+
+    def send(self, data: bytes) -> int:
+        try:
+            return self.sock.sendto(data, self.address)
+        except OSError as err:
+            now = self.clock()
+            if now - self.said >= 60.0:
+                self.said = now
+                self.log.warning("Cannot send metrics to statsd at %s: %s (said at most once a minute)", self.address, err)
+            return 0
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def quiet_statsd(server: Any) -> None:
+    """Give gunicorn's statsd logger (when statsd_host is set) a socket that does not flood the log while statsd is down."""
+    log = server.log
+    sock = getattr(log, "sock", None)
+    address = getattr(server.cfg, "statsd_host", None)
+    if sock is None or not isinstance(address, tuple) or isinstance(sock, QuietStatsdSocket):
+        return
+    log.sock = QuietStatsdSocket(sock.family, address, log)
+    sock.close()
+
+
 def when_ready(server: Any) -> None:
-    """Keep the new master's control socket when this master exits after USR2.
+    """Quiet statsd (``quiet_statsd``), and keep the new master's control socket when this master exits after USR2.
 
     Both masters use one path. The new master unlinks it and binds its own
     socket; then the old master, exiting, unlinks the path again (in
@@ -210,6 +446,7 @@ def when_ready(server: Any) -> None:
     nothing the new master owns. Only when a new master is alive: a plain
     stop still cleans up the path.
     """
+    quiet_statsd(server)
     if server.cfg.control_socket_disable:
         return
     missing = check_gunicorn_api(server)

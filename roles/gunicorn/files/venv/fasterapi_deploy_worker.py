@@ -53,7 +53,7 @@ from gunicorn.arbiter import Arbiter
 from uvicorn.server import Server
 from uvicorn_worker import UvicornH11Worker, UvicornWorker
 
-__all__ = ["DrainingServer", "DrainingUvicornH11Worker", "DrainingUvicornWorker", "Recycler", "drain_seconds",
+__all__ = ["DrainingServer", "DrainingUvicornH11Worker", "DrainingUvicornWorker", "Recycler", "counting_requests", "drain_seconds",
            "resident_mib", "says_close_when_not_kept_alive"]
 
 logger = logging.getLogger("uvicorn.error")
@@ -256,6 +256,38 @@ class DrainingServer(Server):
             await asyncio.sleep(0.01)
 
 
+def counting_requests(app: ASGIApp, log: Any, clock: Callable[[], float] = time.monotonic) -> ASGIApp:
+    """Wrap the app: send gunicorn's request metrics to statsd for every HTTP request, as gunicorn's own workers do.
+
+    ``gunicorn.requests`` and ``gunicorn.request.status.<code>`` (counters) and
+    ``gunicorn.request.duration`` (a timer, in ms), through gunicorn's statsd
+    logger LOG. uvicorn's workers answer requests themselves, so gunicorn
+    never sees them and sends only its master's metrics.
+    """
+
+    async def counted(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        started = clock()
+        status = 500  # what uvicorn answers when the app raises before it started a response
+
+        async def send_noting_status(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await app(scope, receive, send_noting_status)
+        finally:
+            log.timer("gunicorn.request.duration", (clock() - started) * 1000.0)
+            log.increment("gunicorn.requests", 1)
+            log.increment("gunicorn.request.status.%d" % status, 1)
+
+    return counted
+
+
 class DrainingUvicornWorker(UvicornWorker):
     """``uvicorn_worker.UvicornWorker`` (uvloop, httptools) with a draining shutdown."""
 
@@ -264,6 +296,8 @@ class DrainingUvicornWorker(UvicornWorker):
         server.recycler = Recycler.from_environment()
         server.wrap_every_request = not says_close_when_not_kept_alive(self.config.http)
         self.config.app = server.closing_when_draining(self.wsgi)
+        if self.cfg.statsd_host:
+            self.config.app = counting_requests(self.config.app, self.log)
         self._install_sigquit_handler()
         await server.serve(sockets=self.sockets)
         if not server.started:

@@ -141,15 +141,34 @@ NEW_CASES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
     "gevent worker path": ({"gunicorn_worker_class": "gunicorn.workers.ggevent.GeventWorker"}, "gunicorn_worker_class",
                            ["GeventWorker", "cannot serve an ASGI app"]),
     "egg worker": ({"gunicorn_worker_class": "egg:gunicorn#eventlet"}, "gunicorn_worker_class", ["cannot serve an ASGI app"]),
-    # Environment values that would corrupt the environment file (never shown).
-    "env value with a line break": ({"gunicorn_environment": {"SECRET_KEY": "line-one\nline-two"}}, "gunicorn_environment",
-                                    ['"SECRET_KEY"', "cannot be written to the environment file intact", "line breaks"]),
-    "env value beyond ascii": ({"gunicorn_environment": {"DB_PASSWORD": "pässwörd"}}, "gunicorn_environment",
-                               ['"DB_PASSWORD"', "beyond ASCII"]),
-    "env value with a tab": ({"gunicorn_environment": {"TOKEN": "a\tb"}}, "gunicorn_environment", ['"TOKEN"', "control characters"]),
-    "env value with a nul": ({"gunicorn_environment": {"TOKEN": "a\x00b"}}, "gunicorn_environment", ['"TOKEN"', "intact"]),
-    "env value a list": ({"gunicorn_environment": {"HOSTS": ["a", "b"]}}, "gunicorn_environment", ['"HOSTS"', "lists"]),
-    "env value a mapping": ({"gunicorn_environment": {"CONF": {"a": 1}}}, "gunicorn_environment", ['"CONF"', "mappings"]),
+    # Environment values no process environment can hold intact (never shown).
+    "env value with a nul": ({"gunicorn_environment": {"TOKEN": "a\x00b"}}, "gunicorn_environment",
+                             ['"TOKEN"', "cannot be given to the app intact", "NUL", "gunicorn_credentials"]),
+    "env value not unicode": ({"gunicorn_environment": {"TOKEN": "a\udc80b"}}, "gunicorn_environment", ['"TOKEN"', "valid Unicode"]),
+    "env value too long": ({"gunicorn_environment": {"BLOB": "x" * 131072}}, "gunicorn_environment", ['"BLOB"', "128 KiB"]),
+    # Credentials (systemd's LoadCredential=) and metrics.
+    "credential bad name": ({"gunicorn_credentials": {"../x": {"content": "a"}}}, "gunicorn_credentials", ['"../x"', "file name"]),
+    "credential two sources": ({"gunicorn_credentials": {"key": {"content": "a", "src": "/etc/hostname"}}},
+                               "gunicorn_credentials.key", ["either src", "(not shown)"]),
+    "credential a string": ({"gunicorn_credentials": {"key": "s3cr3t"}}, "gunicorn_credentials.key", ["either src"]),
+    "credential relative src": ({"gunicorn_credentials": {"key": {"src": "files/tls.key"}}}, "gunicorn_credentials.key.src",
+                                ['"files/tls.key"', "absolute path"]),
+    "credential missing src": ({"gunicorn_credentials": {"key": {"src": "/nonexistent/tls.key"}}}, "gunicorn_credentials.key.src",
+                               ["absolute path of a file on the controller"]),
+    "credential nul content": ({"gunicorn_credentials": {"key": {"content": "a\x00b"}}}, "gunicorn_credentials.key.content",
+                               ["binary data comes from a file"]),
+    "statsd no port": ({"gunicorn_statsd_host": "127.0.0.1"}, "gunicorn_statsd_host", ['"127.0.0.1"', "HOST:PORT"]),
+    "statsd name filtered": ({"gunicorn_statsd_host": "statsd.example.org:8125"}, "gunicorn_statsd_host",
+                             ["expected an IP address", "IPAddressAllow"]),
+    "statsd prefix": ({"gunicorn_statsd_prefix": "my app"}, "gunicorn_statsd_prefix", ['"my app"', "prefix"]),
+    "extra statsd_host": ({"gunicorn_extra_settings": {"statsd_host": "127.0.0.1:8125"}}, "gunicorn_extra_settings",
+                          ['"statsd_host"', "gunicorn_statsd_host"]),
+    "env prometheus dir": ({"gunicorn_environment": {"PROMETHEUS_MULTIPROC_DIR": "/tmp/p"}, "gunicorn_prometheus_multiproc": True},
+                           "gunicorn_environment", ['"PROMETHEUS_MULTIPROC_DIR"', "gunicorn_prometheus_multiproc"]),
+    "env keys of the file": ({"gunicorn_environment": {"FASTERAPI_ENVIRONMENT_KEYS": "A"}}, "gunicorn_environment",
+                             ['"FASTERAPI_ENVIRONMENT_KEYS"', "lists its variables"]),
+    "env value a list": ({"gunicorn_environment": {"HOSTS": ["a", "b"]}}, "gunicorn_environment", ['"HOSTS"', "a list"]),
+    "env value a mapping": ({"gunicorn_environment": {"CONF": {"a": 1}}}, "gunicorn_environment", ['"CONF"', "a mapping"]),
     "env value null": ({"gunicorn_environment": {"EMPTY": None}}, "gunicorn_environment", ['"EMPTY"', "null"]),
     "env not a mapping": ({"gunicorn_environment": ["A=1"]}, "gunicorn_environment", ["gunicorn_environment=<list, not shown>", "a mapping"]),
     # Environment names the unit or systemd set.
@@ -289,6 +308,14 @@ def test_defaults_without_a_source_are_valid_where_no_release_is_built() -> None
     {"gunicorn_accesslog": "/var/log/fasterapi/access.log", "gunicorn_errorlog": "-"},
     {"gunicorn_accesslog": "/srv/fasterapi-uploads/logs/access.log"},
     {"gunicorn_environment": {"GREETING": "hello, \"world\" $HOME `x` \\", "PORT": 8000, "DEBUG": False}},
+    # Multi-line, tabs and any Unicode arrive intact (systemd keeps them inside double quotes).
+    {"gunicorn_environment": {"PEM": "-----BEGIN KEY-----\nAAAA\n-----END KEY-----\n", "T": "a\tb", "PW": "pässwörd ✓"}},
+    {"gunicorn_environment": {"PROMETHEUS_MULTIPROC_DIR": "/var/lib/fasterapi/prom"}},
+    {"gunicorn_credentials": {"tls.key": {"src": "/etc/hostname"}, "api-token": {"content": "line 1\nline 2\n"}}},
+    {"gunicorn_statsd_host": "127.0.0.1:8125", "gunicorn_statsd_prefix": "shop.web-1"},
+    {"gunicorn_statsd_host": "[fd00::5]:8125"}, {"gunicorn_statsd_host": "localhost:8125"},
+    {"gunicorn_statsd_host": "statsd.example.org:8125", "gunicorn_systemd_ip_address_allow": ["any"]},
+    {"gunicorn_prometheus_multiproc": True},
     {"gunicorn_systemd_socket_activation": True, "gunicorn_systemd_privileged_ports": False,
      "gunicorn_bind": ["0.0.0.0:80", "unix:/run/fasterapi/app.sock"], "gunicorn_systemd_ip_address_allow": ["any"]},
     {"gunicorn_systemd_sandbox_overrides": {"MemoryDenyWriteExecute": "no", "ProcSubset": None, "SystemCallFilter": ["@system-service"]}},
@@ -309,7 +336,7 @@ def test_several_problems_are_reported_at_once() -> None:
 
 
 def test_environment_values_are_never_shown() -> None:
-    secret = "s3cr3t-\n-value-ä"
+    secret = "s3cr3t-\x00-value-ä"
     found = problems({"gunicorn_environment": {"API_TOKEN": secret, "1BAD": secret, "PATH": secret}})
     assert len(found) == 3
     for problem in found:

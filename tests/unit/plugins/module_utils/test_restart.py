@@ -29,7 +29,7 @@ def test_decide(kind: str, strategy: str, active: str, how: str) -> None:
 def test_why_full() -> None:
     assert restart.why_full("rolling", "rolling", "inactive") == "the unit was not running"
     assert restart.why_full("rolling", "restart", "active") == "gunicorn_restart_strategy is restart"
-    assert restart.why_full("full", "rolling", "active") == "the environment file or unit changed"
+    assert restart.why_full("full", "rolling", "active") == "the unit or a credential changed"
 
 
 def test_report_lines_puts_the_apps_errors_first_without_access_lines() -> None:

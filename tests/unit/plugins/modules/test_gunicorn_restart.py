@@ -85,10 +85,10 @@ def test_a_failed_rolling_restart_keeps_the_marker_and_shows_the_apps_error(
 
 
 @pytest.mark.parametrize(("marker_text", "force", "active", "strategy", "why"), [
-    ("full\n", "", "active", "rolling", "the environment file or unit changed"),
+    ("full\n", "", "active", "rolling", "the unit or a credential changed"),
     ("rolling\n", "", "inactive", "rolling", "the unit was not running"),
     ("rolling\n", "", "active", "restart", "gunicorn_restart_strategy is restart"),
-    ("rolling\n", "full", "active", "rolling", "the environment file or unit changed"),
+    ("rolling\n", "full", "active", "rolling", "the unit or a credential changed"),
 ])
 def test_full_restarts(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                        marker_text: str, force: str, active: str, strategy: str, why: str) -> None:
