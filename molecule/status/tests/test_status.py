@@ -1,0 +1,150 @@
+"""Verify the status playbook's runs of side_effect.yml (testinfra).
+
+side_effect.yml ran ``ansible-playbook fasterapi.deploy.status`` against this
+scenario's inventory on the healthy host and with one fault at a time, and
+after each run looked at the host (files/look.py): every run's exit status,
+output and JSON (status_json) and the host's own view are in
+status-cases.json in the ephemeral directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CASES = json.loads((Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "status-cases.json").read_text())
+BY_NAME = {case["name"]: case for case in CASES}
+WORKERS = {"fasterapi": 3, "second": 2}
+FAULTS = [case for case in CASES if case.get("expect_fault")]
+
+
+def apps(case: dict[str, Any], hostname: str) -> dict[str, dict[str, Any]]:
+    return {app["name"]: app for app in case["json"][hostname]["apps"]}
+
+
+def table(case: dict[str, Any]) -> str:
+    """The table the playbook printed (the debug task's msg block, indentation removed); "" when none was."""
+    found = re.search(r"msg: \|-\n(.*?)\n\nTASK \[", case["stdout"], re.S)
+    return "\n".join(line[8:] for line in found.group(1).splitlines()) if found else ""
+
+
+@pytest.fixture(scope="module")
+def hostname(host: Any) -> str:
+    return host.backend.get_hostname()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
+def test_print_the_table(case: dict[str, Any]) -> None:
+    print(f"\n--- {case['name']}: ansible-playbook fasterapi.deploy.status {''.join(arg + ' ' for arg in case.get('args', []))}"
+          f"exited {case['rc']} after {case['seconds']} s ---")
+    # No table when the host could not be read: the failure as the play printed it, its lines joined.
+    failures = re.findall(r"fatal: .*?(?=\n\n|\Z)", case["stdout"] + case["stderr"], re.S)
+    print(table(case) or "\n".join(re.sub(r"\s*\n\s*", " ", failure) for failure in failures))
+    assert case["rc"] == case["expect_rc"], (case["stdout"] + case["stderr"])[-3000:]
+
+
+@pytest.mark.parametrize("name", ["healthy", "healthy again"])
+def test_the_healthy_host_passes_and_the_json_agrees_with_the_host(name: str, hostname: str) -> None:
+    case = BY_NAME[name]
+    assert case["rc"] == 0, (case["stdout"] + case["stderr"])[-3000:]
+    document = case["json"][hostname]
+    assert document["found"] == ["fasterapi", "second"] and document["faults"] == [] and document["findings"] == []
+    assert "faults: none" in table(case)
+    for app, status in apps(case, hostname).items():
+        seen = case["host"][hostname][app]
+        assert status["state"]["active"] == seen["active"] == "active"
+        # systemctl show -p MainPID, and the master's children (pgrep -P).
+        assert status["master"]["pid"] == seen["main_pid"] > 0
+        assert sorted(p["pid"] for p in status["workers"]["processes"]) == seen["workers"]
+        assert status["workers"]["running"] == status["workers"]["configured"] == WORKERS[app] == len(seen["workers"])
+        # readlink current / previous, ls releases/.
+        assert status["releases"]["current"] == seen["current"] and status["releases"]["previous"] == seen["previous"]
+        assert sorted(status["releases"]["built"]) == seen["releases"]
+        assert status["restart_pending"]["pending"] is seen["restart_pending"] is False
+        # systemd-analyze security's last line.
+        assert f"{status['exposure']['score']} {status['exposure']['level']}" in seen["exposure"]
+        assert status["health"]["healthy"] and status["health"]["status"] == 200 and status["health"]["ms"] is not None
+        assert status["master"]["age_seconds"] > 0 and status["master"]["pss_kib"] > 0 and status["master"]["rss_kib"] > 0
+        assert all(p["pss_kib"] > 0 and p["rss_kib"] >= p["pss_kib"] for p in status["workers"]["processes"])
+        assert status["journal"]["booted"] >= WORKERS[app] and status["journal"]["timeouts"] == 0
+
+
+def test_versions_and_health_targets_come_from_the_host(hostname: str) -> None:
+    status = apps(BY_NAME["healthy"], hostname)
+    assert status["fasterapi"]["releases"]["current_version"] == "1.0.1"
+    assert status["fasterapi"]["releases"]["previous_version"] == "1.0.0"
+    assert status["second"]["releases"]["current_version"] == "1.0.0" and status["second"]["releases"]["previous"] == ""
+    assert status["fasterapi"]["health"]["url"] == "http://127.0.0.1:8000/health"
+    # The first bind of second is its unix socket.
+    assert status["second"]["health"]["target"] == "unix:/run/second/gunicorn.sock /health"
+
+
+@pytest.mark.parametrize("case", FAULTS, ids=[case["name"] for case in FAULTS])
+def test_each_fault_fails_the_play_naming_host_app_and_fault(case: dict[str, Any], hostname: str) -> None:
+    assert case["rc"] == 2, (case["stdout"] + case["stderr"])[-3000:]
+    output = case["stdout"] + case["stderr"]
+    assert f"fatal: [{hostname}]: FAILED!" in output
+    assert f"msg: '{hostname}: {case['expect_fault']}" in re.sub(r"\n\s+", " ", output)
+    document = case["json"][hostname]
+    assert document["faults"] == [case["expect_fault"]]
+    faulted = case["expect_fault"].split(":")[0]
+    for app, status in apps(case, hostname).items():
+        assert bool(status["faults"]) is (app == faulted), (app, status["faults"])
+    assert f"FAULT    {case['expect_fault']}" in table(case)
+
+
+def test_a_stopped_app_shows_no_master(hostname: str) -> None:
+    case = BY_NAME["app stopped"]
+    second = apps(case, hostname)["second"]
+    assert case["host"][hostname]["second"]["active"] == "inactive"
+    assert second["master"]["pid"] == 0 and second["workers"]["running"] == 0 and second["workers"]["configured"] == 2
+
+
+def test_fewer_workers_counts_the_masters_children(hostname: str) -> None:
+    case = BY_NAME["fewer workers than configured"]
+    fasterapi = apps(case, hostname)["fasterapi"]
+    assert len(case["host"][hostname]["fasterapi"]["workers"]) == 2
+    assert sorted(p["pid"] for p in fasterapi["workers"]["processes"]) == case["host"][hostname]["fasterapi"]["workers"]
+    assert (fasterapi["workers"]["running"], fasterapi["workers"]["configured"]) == (2, 3)
+
+
+def test_a_pending_restart_names_its_kind(hostname: str) -> None:
+    case = BY_NAME["restart pending"]
+    assert case["host"][hostname]["second"]["restart_pending"] is True
+    assert apps(case, hostname)["second"]["restart_pending"] == {"pending": True, "kind": "rolling",
+                                                                 "marker": "/etc/second/.restart-pending"}
+
+
+def test_check_mode_reads_the_same_and_writes_the_json(hostname: str) -> None:
+    case = BY_NAME["healthy under --check"]
+    assert case["rc"] == 0 and "faults: none" in table(case)
+    assert {app: status["master"]["pid"] for app, status in apps(case, hostname).items()} == {
+        app: seen["main_pid"] for app, seen in case["host"][hostname].items()}
+
+
+def test_a_bad_period_fails_the_host_with_journalctls_words(hostname: str) -> None:
+    case = BY_NAME["a bad status_since"]
+    assert case["rc"] == 2
+    output = re.sub(r"\n\s+", " ", case["stdout"] + case["stderr"])
+    assert f"fatal: [{hostname}]: FAILED!" in output
+    assert f"{hostname}: cannot read the apps: journalctl --since" in output and "failed: Failed to parse timestamp: soon" in output
+    assert "apps" not in case["json"][hostname] and "Failed to parse timestamp: soon" in case["json"][hostname]["msg"]
+
+
+def test_status_apps_limits_the_apps_read(hostname: str) -> None:
+    case = BY_NAME["app stopped, the other app asked"]
+    assert case["host"][hostname]["second"]["active"] == "inactive"
+    assert case["rc"] == 0 and list(apps(case, hostname)) == ["fasterapi"]
+
+
+def test_the_host_is_as_before_the_faults(host: Any) -> None:
+    for app, workers in WORKERS.items():
+        assert host.service(app).is_running
+        assert not host.file(f"/etc/{app}/.restart-pending").exists
+        master = host.check_output(f"systemctl show --property=MainPID --value {app}")
+        assert len(host.check_output(f"pgrep -P {master}").split()) == workers
