@@ -25,6 +25,7 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.fasterapi.deploy.plugins.filter.gunicorn import gunicorn_bind, ip_allow_error, ip_allow_reaches_beyond_loopback
+from ansible_collections.fasterapi.deploy.plugins.plugin_utils import secret_limits
 
 DOCUMENTATION = r"""
 name: gunicorn_problems
@@ -643,6 +644,9 @@ class _Checker:
             self.add("gunicorn_environment", unwritable, expected,
                      message=(f"gunicorn_environment: the values of {_show(unwritable)} (not shown) cannot be given to the app "
                               f"intact: {expected}."))
+        if not unwritable and not invalid:
+            for variable, message in secret_limits.environment_problems(environment):
+                self.add(variable, "<not shown>", "expected at most 1 MiB of environment", message=message)
         if _as_bool(self.get("gunicorn_prometheus_multiproc", False)) and "PROMETHEUS_MULTIPROC_DIR" in names:
             expected = "expected it left out: with gunicorn_prometheus_multiproc the unit sets it to a directory the role cleans"
             self.add("gunicorn_environment", "PROMETHEUS_MULTIPROC_DIR", expected,
@@ -656,7 +660,7 @@ class _Checker:
             return False
         try:
             # One environment string (NAME=value) may be at most 128 KiB (the kernel's MAX_ARG_STRLEN).
-            return len(value.encode("utf-8")) <= 128 * 1024 - 256
+            return len(value.encode("utf-8")) <= secret_limits.ENVIRONMENT_STRING_MAX - 256
         except UnicodeEncodeError:
             return False
 
@@ -717,6 +721,10 @@ class _Checker:
             elif not isinstance(spec["content"], str) or "\x00" in spec["content"]:
                 self.add(f"{where}.content", "<not shown>", "expected text; binary data comes from a file (src)",
                          message=f"{where}.content (not shown): expected text; binary data comes from a file (src).")
+        valid = {name: spec for name, spec in credentials.items()
+                 if isinstance(spec, Mapping) and sorted(spec) in (["src"], ["content"])}
+        for variable, message in secret_limits.credential_problems(valid):
+            self.add(variable, "<not shown>", "expected at most 1 MiB per credential and together", message=message)
 
     def metrics(self) -> None:
         host = self.text("gunicorn_statsd_host")

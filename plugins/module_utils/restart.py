@@ -90,3 +90,26 @@ def rolling_summary(handover: Dict[str, object]) -> str:
             "%(health_url)s answered (as installed in %(config)s)" % dict(
                 {"old_master": "?", "new_master": "?", "workers": "?", "seconds_to_ready": "?", "health_url": "?", "config": "?"},
                 **handover))
+
+
+# systemd's own exit statuses (systemd.exec(5), "Process Exit Codes") that a
+# start with a new unit, environment file or credential can end with.
+_SYSTEMD_EXIT = {
+    200: "CHDIR (the working directory)", 203: "EXEC (the command)", 216: "GROUP", 217: "USER",
+    226: "NAMESPACE (the sandbox's mounts)", 243: "CREDENTIALS (systemd could not load a credential)",
+}
+
+
+def exit_meaning(status: int) -> str:
+    """What systemd's exit STATUS of a service means, in words; the status alone for the app's own."""
+    meaning = _SYSTEMD_EXIT.get(status)
+    return "status=%d/%s" % (status, meaning) if meaning else "exit status %d" % status
+
+
+def transient_unit(stderr: str) -> str:
+    """The unit systemd-run says it started ("Running as unit: run-u12.service"); "" when it says none."""
+    for line in stderr.splitlines():
+        if line.startswith("Running as unit: "):
+            return line.split(": ", 1)[1].strip().rstrip(";")
+    return ""
+

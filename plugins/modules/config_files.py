@@ -76,6 +76,13 @@ options:
           - A command that checks the new content before it is put in place, with C(%s) where the path of the temporary
             file goes, run without a shell. A failure leaves every file as it was and returns the command's output.
         type: str
+      validate_environment:
+        description:
+          - An environment file (systemd's C(EnvironmentFile=) format) whose variables O(files[].validate) runs with, added
+            to the module's own environment. When the same call writes that file (in O(secret_files), say), its new
+            content is read, since every file is staged before any check runs. The values go from the file into the check's
+            environment, never onto a command line.
+        type: path
   secret_files:
     description:
       - Like O(files), for content that must not be shown (an environment file with passwords). Their content is never
@@ -111,6 +118,8 @@ EXAMPLES = r"""
         group: shop
         mode: "0640"
         validate: /opt/shop/current/venv/bin/gunicorn --check-config --config %s
+        # The app may read its environment when gunicorn imports it: the new environment file's.
+        validate_environment: /etc/shop/environment
       - dest: /etc/systemd/system/shop.service
         content: "{{ lookup('ansible.builtin.template', 'gunicorn.service.j2') }}"
     secret_files:
@@ -143,10 +152,11 @@ from typing import Any, Dict, List, Optional  # noqa: E402  pylint: disable=wron
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402  pylint: disable=wrong-import-position
 from ansible.module_utils.common.text.converters import to_bytes, to_text  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.fasterapi.deploy.plugins.module_utils import systemd_env  # noqa: E402  pylint: disable=wrong-import-position
 
 _ATTRIBUTES = {"owner": {"type": "str", "default": "root"}, "group": {"type": "str", "default": "root"}}
 _FILE_OPTIONS = dict(_ATTRIBUTES, dest={"type": "path", "required": True}, content={"type": "str", "required": True},
-                     mode={"type": "str", "default": "0644"}, validate={"type": "str"})
+                     mode={"type": "str", "default": "0644"}, validate={"type": "str"}, validate_environment={"type": "path"})
 
 
 def _set_attributes(module: AnsibleModule, path: str, spec: Dict[str, Any], diff: Optional[Dict[str, Any]] = None) -> bool:
@@ -164,11 +174,21 @@ def _read(path: str) -> Optional[bytes]:
         return handle.read()
 
 
-def _validate(module: AnsibleModule, command: str, temporary: str, dest: str) -> None:
+def _validate(module: AnsibleModule, spec: Dict[str, Any], temporary: str, staged: Dict[str, str]) -> None:
+    command, dest = spec["validate"], spec["dest"]
     if "%s" not in command:
         module.fail_json(msg="validate for %s must contain %%s (the new file's path): %r" % (dest, command), dest=dest)
     argv = [temporary if word == "%s" else word.replace("%s", temporary) for word in shlex.split(command)]
-    rc, out, err = module.run_command(argv)
+    variables: Dict[str, str] = {}
+    if spec["validate_environment"]:
+        # The environment file as it will be: its new content when this call writes it.
+        path = staged.get(spec["validate_environment"], spec["validate_environment"])
+        try:
+            variables = systemd_env.read_environment_file(path)
+        except (OSError, UnicodeDecodeError) as err:
+            module.fail_json(msg="%s: cannot read validate_environment %s: %s; nothing was changed"
+                                 % (dest, spec["validate_environment"], type(err).__name__), dest=dest)
+    rc, out, err = module.run_command(argv, environ_update=variables)
     if rc != 0:
         raise _Invalid(dest, rc, out, err)
 
@@ -225,8 +245,11 @@ def _files(module: AnsibleModule, changed: List[str], diffs: List[Dict[str, Any]
             with os.fdopen(handle, "wb") as out:
                 out.write(new)
             _set_attributes(module, temporary, spec)
+        # Every file is staged before any check runs: a check may read another's new content.
+        paths = {spec["dest"]: temporary for temporary, spec in staged}
+        for temporary, spec in staged:
             if spec["validate"]:
-                _validate(module, spec["validate"], temporary, dest)
+                _validate(module, spec, temporary, paths)
         for temporary, spec in staged:
             os.replace(temporary, spec["dest"])
         staged = []
@@ -266,9 +289,29 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
     return {"changed": bool(changed), "changed_paths": changed, "diff": diffs}
 
 
+class _Module(AnsibleModule):
+    """AnsibleModule whose log of its own invocation (syslog, the host's journal) never holds a secret file's content.
+
+    AnsibleModule logs each option as str() of its value with the no_log
+    values taken out; for a list of dicts that str() escapes line breaks and
+    quotes, so a secret content of several lines is not found in it and is
+    logged whole (measured: every gunicorn_environment value, in the journal
+    at each run). The contents are replaced before the log is written.
+    """
+
+    def _log_invocation(self) -> None:
+        params = self.params
+        self.params = dict(params, secret_files=[dict(spec, content="VALUE_SPECIFIED_IN_NO_LOG_PARAMETER")
+                                                 for spec in params.get("secret_files") or []])
+        try:
+            super()._log_invocation()
+        finally:
+            self.params = params
+
+
 def main() -> None:
     secret_options = dict(_FILE_OPTIONS, content={"type": "str", "required": True, "no_log": True})
-    module = AnsibleModule(
+    module = _Module(
         argument_spec={
             "directories": {"type": "list", "elements": "dict", "default": [],
                             "options": dict(_ATTRIBUTES, path={"type": "path", "required": True}, mode={"type": "str", "default": "0755"})},

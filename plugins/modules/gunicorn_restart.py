@@ -47,6 +47,29 @@ options:
     type: list
     elements: str
     required: true
+  precheck:
+    description:
+      - A command that starts what a full restart would start, without stopping the running app. The role gives
+        C(systemd-run) with the unit's user, environment file and credentials, running C(gunicorn --check-config), so systemd
+        loads the credentials as it will for the service, and the app is imported with them.
+      - Run before a full restart of a running unit. When it fails, nothing is restarted and the app keeps serving; the
+        files of O(last_good_dir) (those the running app started with) are put back, so that systemd restarts it with them
+        should it stop, and the module fails with the command's exit status, output and journal lines.
+    type: list
+    elements: str
+    default: []
+  last_good_dir:
+    description:
+      - A root-only directory where the files of O(last_good_paths) are kept after every start that worked (and on a run
+        that owes no restart, while the unit runs; this is not reported as a change).
+      - When a full restart fails, they are put back, systemd reloads the units and the app is started again; the module
+        still fails, with the start's own error.
+    type: path
+  last_good_paths:
+    description: The files and directories (of files) to keep in O(last_good_dir) (the unit, its drop-ins, the environment file, the credentials).
+    type: list
+    elements: path
+    default: []
 attributes:
   check_mode:
     description: Reads the marker and the unit, and reports the restart it would do, without doing it.
@@ -90,6 +113,21 @@ unit_before:
   description: The unit's ActiveState, LoadState, UnitFileState and MainPID before the restart.
   returned: always
   type: dict
+restored:
+  description: After a failed full restart, the paths put back from O(last_good_dir).
+  returned: when a full restart failed and an earlier good start was kept
+  type: list
+  elements: str
+restored_state:
+  description: The unit's state (C(systemctl is-active)) after the last good files were put back and it was started again.
+  returned: when a full restart failed and an earlier good start was kept
+  type: str
+  sample: active
+precheck_rc:
+  description: The exit status of O(precheck) when it failed.
+  returned: when the precheck failed
+  type: int
+  sample: 243
 handover:
   description: What the rolling restart reported (old and new master, workers, the health URL and config it read from the host).
   returned: when how is rolling
@@ -102,11 +140,11 @@ import json  # noqa: E402  pylint: disable=wrong-import-position
 from typing import Any, Dict, List  # noqa: E402  pylint: disable=wrong-import-position
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.fasterapi.deploy.plugins.module_utils import restart  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.fasterapi.deploy.plugins.module_utils import last_good, restart  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def _run(argv: List[str]) -> "subprocess.CompletedProcess[str]":
-    return subprocess.run(argv, capture_output=True, text=True, check=False)
+    return subprocess.run(argv, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
 
 
 def _journal_cursor(unit: str) -> str:
@@ -152,6 +190,8 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
     result: Dict[str, Any] = {"changed": bool(how), "how": how or "none", "unit_before": before}
     if not how:
         result["msg"] = "%s: no restart owed" % unit
+        if active == "active":
+            _keep_last_good(module)
         return result
     if how == "full":
         result["msg"] = "%s: full restart (systemctl restart): %s" % (unit, restart.why_full(kind, params["strategy"], active))
@@ -163,12 +203,17 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
         if before.get("LoadState") != "loaded":
             result["msg"] = "%s is not installed (LoadState=%s): nothing to restart" % (unit, before.get("LoadState"))
             module.fail_json(**result)
+        if params["precheck"] and active == "active":
+            _precheck(module, result)
+        cursor = _journal_cursor(unit)
         done = _run(["systemctl", "restart", unit])
         if done.returncode != 0:
-            lines = _journal(unit)
-            result["msg"] = "%s failed to restart: %s\nLast journal lines of %s:\n%s" % (unit, done.stderr.strip(), unit, "\n".join(lines))
+            lines = restart.report_lines(_journal(unit, cursor))
+            result["msg"] = "%s failed to restart: %s\nIts journal lines since the restart:\n%s" % (unit, done.stderr.strip(), "\n".join(lines))
+            result["msg"] += "\n" + _put_back_last_good(module, result)
             module.fail_json(**result)
         _clear(params["marker"])
+        _keep_last_good(module)
         return result
     cursor = _journal_cursor(unit)
     done = _run(params["handover"])
@@ -187,8 +232,67 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
                          % (unit, reason, "" if captured else " (from the journal since the USR2)", "\n".join(lines)))
         module.fail_json(**result)
     _clear(params["marker"])
+    _keep_last_good(module)
     result["msg"] = "%s: %s" % (unit, restart.rolling_summary(said))
     return result
+
+
+def _precheck(module: AnsibleModule, result: Dict[str, Any]) -> None:
+    """Run the precheck; fail the module, the app still running, when it fails."""
+    done = _run(module.params["precheck"])
+    if done.returncode == 0:
+        return
+    transient = restart.transient_unit(done.stderr)
+    journal = _run(["journalctl", "--unit", transient, "--no-pager", "--output", "cat"]).stdout.splitlines() if transient else []
+    output = [line for line in (done.stdout + "\n" + done.stderr).splitlines() if line.strip() and not line.startswith("Running as unit")]
+    result["precheck_rc"] = done.returncode
+    result["msg"] = ("%s was not restarted: what a full restart would start fails first (%s). The running app was not stopped and "
+                     "keeps serving. Its output:\n%s" % (
+                         module.params["unit"], restart.exit_meaning(done.returncode),
+                         "\n".join(restart.report_lines(output + journal, last=15))))
+    result["msg"] += "\n" + _put_back_files(module, result)
+    module.fail_json(**result)
+
+
+def _put_back_files(module: AnsibleModule, result: Dict[str, Any]) -> str:
+    """After a failed precheck: put back the files the running app started with, so that a crash restarts it with them."""
+    if not module.params["last_good_dir"]:
+        return "The new files stay in place, and the restart stays owed."
+    try:
+        put_back = last_good.restore(module.params["last_good_dir"])
+    except (OSError, ValueError):
+        return "The new files stay in place (no earlier good start was kept), and the restart stays owed."
+    result["restored"] = put_back
+    _run(["systemctl", "daemon-reload"])
+    _clear(module.params["marker"])
+    return ("Put back the files it runs with (%s), so that systemd restarts it with them should it stop; "
+            "fix the change and run again." % (", ".join(put_back) or "none had changed"))
+
+
+def _keep_last_good(module: AnsibleModule) -> bool:
+    """Keep the files the app runs with now as the last good ones; whether anything was copied."""
+    if not module.params["last_good_dir"] or module.check_mode:
+        return False
+    return last_good.save(module.params["last_good_paths"], module.params["last_good_dir"])
+
+
+def _put_back_last_good(module: AnsibleModule, result: Dict[str, Any]) -> str:
+    """After a failed full restart: put back the files of the last good start and start again; what happened, in words."""
+    unit = module.params["unit"]
+    if not module.params["last_good_dir"]:
+        return "No earlier good start was kept to go back to."
+    try:
+        put_back = last_good.restore(module.params["last_good_dir"])
+    except (OSError, ValueError) as err:
+        return "Nothing kept from an earlier good start to go back to (%s)." % err
+    result["restored"] = put_back
+    _run(["systemctl", "daemon-reload"])
+    again = _run(["systemctl", "restart", unit])
+    state = _run(["systemctl", "is-active", unit]).stdout.strip()
+    result["restored_state"] = state
+    return ("Put back the files %s last started well with (%s) and started it again: %s%s. This run's changes stay owed; "
+            "fix them and run again." % (unit, ", ".join(put_back) or "none had changed", state,
+                                         "" if again.returncode == 0 else " (%s)" % again.stderr.strip()))
 
 
 def main() -> None:
@@ -200,6 +304,9 @@ def main() -> None:
             "force": {"type": "str", "choices": ["", "rolling", "full"], "default": ""},
             "running_required": {"type": "bool", "default": False},
             "handover": {"type": "list", "elements": "str", "required": True},
+            "precheck": {"type": "list", "elements": "str", "default": []},
+            "last_good_dir": {"type": "path"},
+            "last_good_paths": {"type": "list", "elements": "path", "default": []},
         },
         supports_check_mode=True,
     )

@@ -18,7 +18,8 @@ file $CREDENTIALS_DIRECTORY/NAME, base64).
 The lifespan handler opens per-worker state after the fork (the safe place
 with preload_app = True). SAMPLE_APP_FAIL_STARTUP=1 in the environment, or a
 file FAIL_STARTUP next to this one, makes startup fail, to exercise failed
-deploys.
+deploys. A credential sample-app-guard that starts with "refuse" makes the
+import fail, to exercise a full restart that would fail.
 """
 
 from __future__ import annotations
@@ -52,6 +53,17 @@ def _version() -> str:
 
 
 VERSION = _version()
+
+
+def _refuse_a_guarded_credential() -> None:
+    """Fail the import when the credential sample-app-guard starts with "refuse" (tests of a failed full restart)."""
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    guard = Path(directory) / "sample-app-guard" if directory else None
+    if guard is not None and guard.is_file() and guard.read_bytes().startswith(b"refuse"):
+        raise RuntimeError("sample app: the credential sample-app-guard was refused on purpose")
+
+
+_refuse_a_guarded_credential()
 IMPORTED_IN_PID = os.getpid()
 
 try:  # Optional: the metrics of the multiprocess mode (gunicorn_prometheus_multiproc).

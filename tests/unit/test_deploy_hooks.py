@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from _load import load_module
+from _load import load_module, venv_site
 from gunicorn.arbiter import Arbiter
 from gunicorn.ctl.server import ControlSocketServer
 
@@ -145,7 +145,7 @@ def test_socket_activation_listeners_move_to_fd_3(tmp_path: Path) -> None:
     # In a child process: the hook dup2s onto fds 3.., which this test process uses.
     script = f"""
 import socket, sys, types, os
-sys.path.insert(0, {str(Path(hooks.__file__).parent)!r})
+sys.path.insert(0, {str(venv_site(tmp_path / "site"))!r})
 import fasterapi_deploy_hooks as hooks
 held = [os.open(os.devnull, os.O_RDONLY) for _ in range(3)]  # fds 3 to 5: the listeners land above
 listeners = [socket.socket() for _ in range(2)]
@@ -179,10 +179,11 @@ def test_worker_class_problem(tmp_path: Path, dotted: str, problem: str) -> None
 
 def test_a_worker_class_from_the_apps_code(tmp_path: Path) -> None:
     (tmp_path / "myworkers.py").write_text("from uvicorn_worker import UvicornWorker\nclass Mine(UvicornWorker):\n    pass\n")
-    out = subprocess.run([sys.executable, hooks.__file__, "check-worker-class", "myworkers.Mine", str(tmp_path)],
+    installed = str(venv_site(tmp_path / "site") / "fasterapi_deploy_hooks.py")
+    out = subprocess.run([sys.executable, installed, "check-worker-class", "myworkers.Mine", str(tmp_path)],
                          capture_output=True, text=True, check=False)
     assert (out.returncode, out.stderr) == (0, "")
-    out = subprocess.run([sys.executable, hooks.__file__, "check-worker-class", "myworkers.Other", str(tmp_path)],
+    out = subprocess.run([sys.executable, installed, "check-worker-class", "myworkers.Other", str(tmp_path)],
                          capture_output=True, text=True, check=False)
     assert out.returncode == 1 and "has no attribute 'Other'" in out.stderr
 
@@ -215,7 +216,7 @@ def test_the_capture_copies_stderr_for_a_while_and_up_to_a_limit(tmp_path: Path)
 def test_a_re_executed_master_copies_its_stderr_from_the_config_import(tmp_path: Path) -> None:
     ready = tmp_path / "ready"
     ready.mkdir()
-    hooks_dir = Path(hooks.__file__).parent
+    hooks_dir = venv_site(tmp_path / "site")
     code = ("import sys; sys.path.insert(0, %r); import fasterapi_deploy_hooks, os; "
             "print('boom in the new master', file=sys.stderr); print(os.getpid())") % str(hooks_dir)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -144,3 +144,13 @@ def test_websocket_says_its_version_and_echoes() -> None:
 def test_websocket_elsewhere_is_refused() -> None:
     sent = asyncio.run(_call({"type": "websocket", "path": "/other"}, [{"type": "websocket.connect"}]))
     assert sent == [{"type": "websocket.close", "code": 1008}]
+
+
+def test_a_guarded_credential_fails_the_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    sample._refuse_a_guarded_credential()  # none there
+    (tmp_path / "sample-app-guard").write_bytes(b"accept")
+    sample._refuse_a_guarded_credential()
+    (tmp_path / "sample-app-guard").write_bytes(b"refuse this one")
+    with pytest.raises(RuntimeError, match="sample-app-guard was refused on purpose"):
+        sample._refuse_a_guarded_credential()

@@ -59,6 +59,10 @@ import sys
 import time
 from typing import IO, Any, Callable, MutableMapping
 
+# plugins/module_utils/systemd_env.py of the collection, installed into the
+# venv under this name by the build: one parser for the role's modules and hooks.
+from fasterapi_systemd_env import parse_environment, read_environment_file  # noqa: F401  pylint: disable=unused-import
+
 CAPTURE_SECONDS = 300.0
 CAPTURE_BYTES = 1 << 20
 
@@ -170,104 +174,6 @@ def pre_exec(server: Any) -> None:
 
 ENVIRONMENT_FILE = "FASTERAPI_ENVIRONMENT_FILE"
 ENVIRONMENT_KEYS = "FASTERAPI_ENVIRONMENT_KEYS"
-_NEWLINE = "\n\r"
-_WHITESPACE = " \t\n\r"
-_SHELL_NEED_ESCAPE = '"\\`$'
-
-
-def parse_environment(text: str) -> dict[str, str]:
-    """The variables systemd's ``EnvironmentFile=`` sets from TEXT.
-
-    Follows systemd's parser (``parse_env_file_internal`` in env-file.c):
-    comments, unquoted values (backslash escapes any character, a trailing
-    backslash continues the line, trailing blanks dropped), single quotes
-    (literal) and double quotes (backslash escapes only ``" \\ ` $``, and
-    joins lines; other text, line breaks included, is kept).
-    """
-    result: dict[str, str] = {}
-    state = "pre_key"
-    key: list[str] = []
-    value: list[str] = []
-    value_end: int | None = None  # where the trailing blanks of an unquoted value start
-
-    def push() -> None:
-        name = "".join(key).strip()
-        if name:
-            text_value = "".join(value)
-            result[name] = text_value[:value_end] if value_end is not None else text_value
-
-    for char in text:
-        if state == "pre_key":
-            if char in "#;":
-                state = "comment"
-            elif char not in _WHITESPACE:
-                state, key, value, value_end = "key", [char], [], None
-        elif state == "key":
-            if char in _NEWLINE:
-                state = "pre_key"
-            elif char == "=":
-                state = "pre_value"
-            else:
-                key.append(char)
-        elif state == "pre_value":
-            if char in _NEWLINE:
-                push()
-                state = "pre_key"
-            elif char == "'":
-                state = "single"
-            elif char == '"':
-                state = "double"
-            elif char == "\\":
-                state = "value_escape"
-            elif char not in _WHITESPACE:
-                state = "value"
-                value.append(char)
-        elif state == "value":
-            if char in _NEWLINE:
-                push()
-                state = "pre_key"
-            elif char == "\\":
-                state, value_end = "value_escape", None
-            else:
-                if char not in _WHITESPACE:
-                    value_end = None
-                elif value_end is None:
-                    value_end = len(value)
-                value.append(char)
-        elif state == "value_escape":
-            state = "value"
-            if char not in _NEWLINE:
-                value.append(char)
-        elif state == "single":
-            if char == "'":
-                state = "pre_value"
-            else:
-                value.append(char)
-        elif state == "double":
-            if char == '"':
-                state = "pre_value"
-            elif char == "\\":
-                state = "double_escape"
-            else:
-                value.append(char)
-        elif state == "double_escape":
-            state = "double"
-            if char in _SHELL_NEED_ESCAPE:
-                value.append(char)
-            elif char != "\n":
-                value.extend(("\\", char))
-        elif state == "comment":
-            if char == "\\":
-                state = "comment_escape"
-            elif char in _NEWLINE:
-                state = "pre_key"
-        elif state == "comment_escape":
-            state = "pre_key" if char in _NEWLINE else "comment"
-    if state in ("pre_value", "value", "value_escape", "single", "double", "double_escape"):
-        push()
-    return result
-
-
 def renewed_environment(env: MutableMapping[str, str], path: str) -> list[str]:
     """Give ENV the variables of the environment file at PATH as it is now; the names that changed.
 
@@ -276,8 +182,7 @@ def renewed_environment(env: MutableMapping[str, str], path: str) -> list[str]:
     Raises OSError or UnicodeDecodeError when the file cannot be read.
     """
     try:
-        with open(path, encoding="utf-8") as handle:
-            now = parse_environment(handle.read())
+        now = read_environment_file(path)
     except FileNotFoundError:
         now = {}
     changed = []
@@ -481,6 +386,9 @@ def worker_class_problem(dotted: str, app_dir: str) -> str:
     return ""
 
 
+_USAGE = "usage: python -m fasterapi_deploy_hooks check-worker-class MODULE.CLASS APP_DIR"
+
+
 def main(argv: list[str]) -> int:
     if len(argv) == 3 and argv[0] == "check-worker-class":
         problem = worker_class_problem(argv[1], argv[2])
@@ -488,7 +396,7 @@ def main(argv: list[str]) -> int:
             print(problem, file=sys.stderr)
             return 1
         return 0
-    print("usage: python -m fasterapi_deploy_hooks check-worker-class MODULE.CLASS APP_DIR", file=sys.stderr)
+    print(_USAGE, file=sys.stderr)
     return 2
 
 

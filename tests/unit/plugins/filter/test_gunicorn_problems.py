@@ -354,3 +354,24 @@ def test_the_filter_is_registered_and_refuses_other_input() -> None:
     assert FilterModule().filters()["gunicorn_problems"] is gunicorn_problems
     with pytest.raises(Exception, match="mapping of the role's variables"):
         gunicorn_problems(["gunicorn_workers"])  # type: ignore[arg-type]
+
+
+def test_an_environment_too_large_as_a_whole_is_refused_by_name() -> None:
+    # Each value is under the 128 KiB of one environment string; 9 of them are over the 1 MiB the role delivers.
+    secret = "s3cr3t-" + "x" * (120 * 1024)
+    found = problems({"gunicorn_environment": {f"BIG_{i}": secret for i in range(9)}})
+    [problem] = found
+    assert problem["variable"] == "gunicorn_environment" and "at most 1,048,576 bytes (1 MiB)" in problem["message"]
+    assert "s3cr3t" not in problem["message"] and "BIG_" in problem["message"]
+    assert problems({"gunicorn_environment": {f"BIG_{i}": secret for i in range(8)}}) == []
+
+
+def test_a_credential_systemd_would_not_load_is_refused_by_name(tmp_path: Path) -> None:
+    big = tmp_path / "big.key"
+    big.write_bytes(b"\1" * (1536 * 1024))
+    found = problems({"gunicorn_credentials": {"big.key": {"src": str(big)}}})
+    [problem] = found
+    assert problem["variable"] == "gunicorn_credentials.big.key" and "1,572,864 bytes" in problem["message"]
+    assert "status=243/CREDENTIALS" in problem["message"]
+    big.write_bytes(b"\1" * (900 * 1024))
+    assert problems({"gunicorn_credentials": {"big.key": {"src": str(big)}}}) == []

@@ -112,3 +112,30 @@ def test_a_missing_directory_is_named(capsys: pytest.CaptureFixture[str], tmp_pa
     dest = tmp_path / "no" / "such" / "reload.conf"
     out = run(capsys, files=[a_file(dest, "[Service]\n")])
     assert out["failed"] and out["msg"] == f"{dest}: its directory {dest.parent} does not exist"
+
+
+def test_validate_runs_with_the_new_environment_file_of_the_same_call(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # gunicorn.conf.py is checked with the environment file's new values, which no command line holds.
+    conf, env = tmp_path / "gunicorn.conf.py", tmp_path / "environment"
+    env.write_text('TOKEN="old"\n')
+    check = "sh -c 'test \"$TOKEN\" = \"new-s3cr3t\" && grep -q workers \"$0\"' %s"
+    out = run(capsys, files=[a_file(conf, "workers = 3\n", validate=check, validate_environment=str(env))],
+              secret_files=[a_file(env, 'TOKEN="new-s3cr3t"\n')])
+    assert out["changed"] and env.read_text() == 'TOKEN="new-s3cr3t"\n'
+    # Unchanged environment file: the file as it is.
+    conf.write_text("workers = 2\n")
+    env.write_text('TOKEN="other"\n')
+    out = run(capsys, files=[a_file(conf, "workers = 3\n", validate=check, validate_environment=str(env))])
+    assert out["failed"] and "nothing was changed" in out["msg"] and conf.read_text() == "workers = 2\n"
+
+
+def test_the_invocation_log_never_holds_a_secret_content(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Path) -> None:
+    # AnsibleModule logs its arguments to syslog (the host's journal); a content of several lines escaped by str()
+    # escaped its own no_log masking there.
+    logged: list[str] = []
+    monkeypatch.setattr(config_files.AnsibleModule, "log", lambda self, msg, log_args=None: logged.append(msg))
+    secret = 'TOKEN="s3cr3t-9f2c41 line one\nline two"\nOTHER="s3cr3t-9f2c41-b"\n'
+    run(capsys, files=[a_file(tmp_path / "plain.conf", "workers = 3\n")], secret_files=[a_file(tmp_path / "environment", secret)])
+    [invocation] = [msg for msg in logged if msg.startswith("Invoked with")]
+    assert "s3cr3t" not in invocation and str(tmp_path / "environment") in invocation and "workers = 3" in invocation

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any, Dict, List
@@ -141,3 +142,96 @@ def test_a_failed_rolling_restart_shows_the_new_generations_own_output_first(
     assert out["failed"] and "copied where journald cannot drop it" in out["msg"]
     assert "startup failed on purpose" not in out["msg"]  # the journal was not needed
     assert "The new generation's error lines:" in out["msg"]
+
+
+PRECHECK = ["systemd-run", "--wait", "--pipe", "--property=LoadCredential=tls.key:/etc/shop/credentials/tls.key", "--",
+            "/opt/shop/current/venv/bin/gunicorn", "--check-config"]
+
+
+class PrecheckHost(Host):
+    """A host whose precheck (systemd-run) ends with PRECHECK_RC, as systemd reports a credential it cannot load."""
+
+    def __init__(self, precheck_rc: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.precheck_rc = precheck_rc
+
+    def __call__(self, argv: List[str]) -> "subprocess.CompletedProcess[str]":
+        if argv == PRECHECK:
+            self.ran.append(argv)
+            return subprocess.CompletedProcess(argv, self.precheck_rc, "", "Running as unit: run-u7.service\n")
+        if argv[:3] == ["journalctl", "--unit", "run-u7.service"]:
+            self.ran.append(argv)
+            return subprocess.CompletedProcess(argv, 0, "run-u7.service: Failed to set up credentials: Protocol error\n", "")
+        return super().__call__(argv)
+
+
+def test_a_failed_precheck_restarts_nothing_and_names_systemds_reason(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    marker.write_text("full\n")
+    host = PrecheckHost(243)
+    out = run(capsys, monkeypatch, host, marker=str(marker), precheck=PRECHECK)
+    assert out["failed"] and out["precheck_rc"] == 243
+    assert "status=243/CREDENTIALS" in out["msg"] and "Failed to set up credentials" in out["msg"]
+    assert "The running app was not stopped and keeps serving" in out["msg"]
+    assert not any(argv[:2] == ["systemctl", "restart"] for argv in host.ran)
+    assert marker.exists() and "the restart stays owed" in out["msg"]  # nothing kept to go back to
+
+
+def test_a_failed_precheck_puts_back_the_files_the_app_runs_with(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    credentials, keep, marker = tmp_path / "credentials", tmp_path / "last-good", tmp_path / "marker"
+    credentials.mkdir()
+    (credentials / "tls.key").write_bytes(b"good")
+    args = {"last_good_dir": str(keep), "last_good_paths": [str(credentials)], "precheck": PRECHECK}
+    run(capsys, monkeypatch, Host(), marker=str(marker), **args)
+    (credentials / "tls.key").write_bytes(b"x" * 2000000)
+    marker.write_text("full\n")
+    host = PrecheckHost(243)
+    out = run(capsys, monkeypatch, host, marker=str(marker), **args)
+    assert out["failed"] and "status=243/CREDENTIALS" in out["msg"] and "Put back the files it runs with" in out["msg"]
+    assert (credentials / "tls.key").read_bytes() == b"good" and out["restored"] == [str(credentials / "tls.key")]
+    assert ["systemctl", "daemon-reload"] in host.ran and not any(argv[:2] == ["systemctl", "restart"] for argv in host.ran)
+    assert not marker.exists()  # what runs is what is on disk again
+
+
+@pytest.mark.parametrize("active, runs", [("active", True), ("inactive", False)])
+def test_a_passing_precheck_lets_the_restart_go_on(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                                   tmp_path: Path, active: str, runs: bool) -> None:
+    host = PrecheckHost(0, active=active)
+    out = run(capsys, monkeypatch, host, marker=str(tmp_path / "marker"), force="full", precheck=PRECHECK)
+    assert out["how"] == "full" and not out.get("failed")
+    assert (PRECHECK in host.ran) == runs
+    assert ["systemctl", "restart", "shop.service"] in host.ran
+
+
+def test_a_failed_full_restart_puts_back_the_last_good_files(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    unit, credentials, keep = tmp_path / "shop.service", tmp_path / "credentials", tmp_path / "last-good"
+    credentials.mkdir(mode=0o700)
+    unit.write_text("[Service]\nLoadCredential=a:/x/a\n")
+    (credentials / "a").write_bytes(b"good\r\n")
+    paths = [str(unit), str(credentials), str(tmp_path / "shop.socket")]
+    # A run that owes nothing keeps what runs now.
+    out = run(capsys, monkeypatch, Host(), marker=str(tmp_path / "marker"), last_good_dir=str(keep), last_good_paths=paths)
+    assert not out["changed"] and (keep / "manifest.json").exists()
+    # Then a credential and the unit change, and the restart fails.
+    unit.write_text("[Service]\nLoadCredential=a:/x/a\nLoadCredential=b:/x/b\n")
+    (credentials / "a").write_bytes(b"bad")
+    (credentials / "b").write_bytes(b"new")
+    host = Host(restart_rc=1)
+    out = run(capsys, monkeypatch, host, marker=str(tmp_path / "marker"), force="full", last_good_dir=str(keep), last_good_paths=paths)
+    assert out["failed"] and "shop.service failed to restart" in out["msg"]
+    assert "Put back the files shop.service last started well with" in out["msg"]
+    assert unit.read_text() == "[Service]\nLoadCredential=a:/x/a\n"
+    assert sorted(os.listdir(credentials)) == ["a"] and (credentials / "a").read_bytes() == b"good\r\n"
+    assert sorted(out["restored"]) == sorted([str(unit), str(credentials / "a"), str(credentials / "b")])
+    reload_at = host.ran.index(["systemctl", "daemon-reload"])
+    assert host.ran[reload_at + 1] == ["systemctl", "restart", "shop.service"]
+
+
+def test_a_failed_full_restart_with_nothing_kept_says_so(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    out = run(capsys, monkeypatch, Host(restart_rc=1), marker=str(tmp_path / "marker"), force="full",
+              last_good_dir=str(tmp_path / "none"), last_good_paths=[str(tmp_path / "x")])
+    assert out["failed"] and "Nothing kept from an earlier good start" in out["msg"]
