@@ -112,4 +112,3 @@ def transient_unit(stderr: str) -> str:
         if line.startswith("Running as unit: "):
             return line.split(": ", 1)[1].strip().rstrip(";")
     return ""
-

@@ -75,12 +75,12 @@ stderr:
   returned: when the command ran
   type: str
 stdout_lines:
-  description: O(stdout) as lines.
+  description: RV(stdout) as lines.
   returned: when the command ran
   type: list
   elements: str
 stderr_lines:
-  description: O(stderr) as lines.
+  description: RV(stderr) as lines.
   returned: when the command ran
   type: list
   elements: str

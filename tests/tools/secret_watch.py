@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """Where secret values leak: process command lines sampled while a run goes on, and lines of text (a journal, a play's output).
 
-    secret_watch.py watch --needles needles.json --output watch.json --duration 1200 [--interval 0.05]
-    secret_watch.py count --needles needles.json --journal | FILE...
+    python3 secret_watch.py watch --needles needles.json --output watch.json --duration 1200 [--interval 0.05]
+    python3 secret_watch.py count --needles needles.json --journal | FILE...
 
 ``watch`` reads every process's /proc/PID/cmdline every INTERVAL seconds
 until SIGTERM or DURATION, and writes how many samples it took, how many

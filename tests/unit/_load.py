@@ -36,4 +36,3 @@ def venv_site(directory: Path) -> Path:
     for name, source_path in VENV_NAMES.items():
         (directory / f"{name}.py").write_bytes((ROOT / source_path).read_bytes())
     return directory
-

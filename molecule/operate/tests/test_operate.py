@@ -306,4 +306,3 @@ def test_a_unit_that_cannot_start_gets_its_last_good_files_back(limits: dict[str
     assert "LoadCredential=large.bin:" in limits["restored_unit"]
     assert limits["restored_credentials"] == ["large.bin"]
     assert run_output("back")["rc"] == 0
-

@@ -174,6 +174,8 @@ def pre_exec(server: Any) -> None:
 
 ENVIRONMENT_FILE = "FASTERAPI_ENVIRONMENT_FILE"
 ENVIRONMENT_KEYS = "FASTERAPI_ENVIRONMENT_KEYS"
+
+
 def renewed_environment(env: MutableMapping[str, str], path: str) -> list[str]:
     """Give ENV the variables of the environment file at PATH as it is now; the names that changed.
 
