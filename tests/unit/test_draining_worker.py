@@ -323,3 +323,64 @@ def test_lifespan_and_websockets_are_not_counted() -> None:
     for kind in ("lifespan", "websocket"):
         asyncio.run(worker.counting_requests(app, log)({"type": kind}, nothing, nothing))
     assert not log.sent
+
+
+class OpeningWebSocket:
+    """A WebSocket protocol as uvicorn's websockets sans-I/O one holds it, whose app accepts it HANDSHAKE_AFTER s in."""
+
+    class Conn:
+        def __init__(self) -> None:
+            self.closed_with: int | None = None
+
+        def send_close(self, code: int) -> None:
+            self.closed_with = code
+
+        def data_to_send(self) -> list[bytes]:
+            return [b"close frame"]
+
+    class Transport:
+        def __init__(self) -> None:
+            self.written: list[bytes] = []
+            self.closed = False
+
+        def write(self, data: bytes) -> None:
+            self.written.append(data)
+
+        def is_closing(self) -> bool:
+            return self.closed
+
+        def close(self) -> None:
+            self.closed = True
+
+    def __init__(self) -> None:
+        self.conn, self.transport = self.Conn(), self.Transport()
+        self.handshake_complete, self.close_sent = False, False
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.loop = asyncio.get_event_loop_policy().get_event_loop()
+
+
+def test_a_websocket_opened_during_the_drain_gets_the_closing_handshake(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FASTERAPI_WORKER_DRAIN_SECONDS", "5")
+    server = worker.DrainingServer(Config(app=lambda *a: None, lifespan="off"))
+
+    async def noop(sockets: Any = None) -> None:
+        return None
+
+    monkeypatch.setattr(worker.Server, "shutdown", lambda self, sockets=None: noop())
+
+    async def scenario() -> tuple[OpeningWebSocket, float]:
+        websocket = OpeningWebSocket()
+        websocket.loop = asyncio.get_running_loop()
+        server.server_state.connections = {websocket}
+        server.servers = []
+        loop = asyncio.get_running_loop()
+        # The app accepts 0.5 s into the drain (past IDLE_GRACE); the client answers the close frame 0.2 s later.
+        loop.call_later(0.5, lambda: setattr(websocket, "handshake_complete", True))
+        loop.call_later(0.7, websocket.transport.close)
+        started = loop.time()
+        await server.shutdown()
+        return websocket, loop.time() - started
+
+    websocket, elapsed = asyncio.run(scenario())
+    assert websocket.conn.closed_with == 1012 and websocket.transport.written == [b"close frame"]
+    assert 0.65 <= elapsed < 1.5  # waited for the handshake, then for the client's close
