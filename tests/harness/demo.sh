@@ -57,5 +57,5 @@ mkdir -p .cache && docker exec "$name" cat "$cert" > .cache/demo-cert.pem
 echo
 echo "demo: through nginx, from this machine:"
 echo "\$ curl --cacert .cache/demo-cert.pem https://localhost:$https_port/version"
-curl -sS --cacert .cache/demo-cert.pem -w '\n(HTTP/%{http_version} %{http_code})\n' "https://localhost:$https_port/version"
+curl -sS --fail --cacert .cache/demo-cert.pem -w '\n(HTTP/%{http_version} %{http_code})\n' "https://localhost:$https_port/version"
 echo "demo: explore with: docker exec -it $name bash   (systemctl status fasterapi, journalctl -u fasterapi)"
