@@ -11,7 +11,8 @@ short_description: Run a command with an app's environment file, whose values ne
 version_added: 0.9.0
 description:
   - Runs O(argv) (without a shell) with the variables of O(environment_file) added to its environment, read as systemd
-    reads an C(EnvironmentFile=), so that the command sees what the app's service sees.
+    reads an C(EnvironmentFile=), so that the command sees what the app's service sees; or with those of
+    O(environment_content), the content such a file is about to get, for a check before anything is written.
   - Ansible's C(environment) keyword puts every variable on the command line that C(become) runs, which sudo logs to the
     host's journal, every local user can read in C(/proc/PID/cmdline), and C(-vvv) prints. Here the values go from the
     file on the host into the command's environment and nowhere else; the module's arguments hold the file's path only.
@@ -26,9 +27,15 @@ options:
     elements: str
     required: true
   environment_file:
-    description: The environment file (systemd's format) whose variables the command gets. A file that cannot be read fails the task.
+    description:
+      - The environment file (systemd's format) whose variables the command gets. A file that cannot be read fails the task.
+      - One of O(environment_file) and O(environment_content) is required.
     type: path
-    required: true
+  environment_content:
+    description:
+      - The content an environment file will have (systemd's format), for a check before the file is written; parsed as
+        systemd parses the file. Never logged.
+    type: str
   set_environment:
     description:
       - Variables set on top of the file's, such as C(PATH). Not secret, since they are module arguments, shown with C(-vvv).
@@ -103,7 +110,10 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
     params = module.params
     path = params["environment_file"]
     try:
-        variables = systemd_env.read_environment_file(path)
+        if params["environment_content"] is not None:
+            variables = systemd_env.parse_environment(params["environment_content"])
+        else:
+            variables = systemd_env.read_environment_file(path)
     except (OSError, UnicodeDecodeError) as err:
         said = "cannot read the environment file %s: %s: %s" % (path, type(err).__name__, getattr(err, "strerror", "") or err)
         # As a command that failed: a task that reads rc and stderr sees it.
@@ -123,11 +133,14 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "argv": {"type": "list", "elements": "str", "required": True},
-            "environment_file": {"type": "path", "required": True},
+            "environment_file": {"type": "path"},
+            "environment_content": {"type": "str", "no_log": True},
             "set_environment": {"type": "dict", "default": {}},
             "chdir": {"type": "path"},
         },
         supports_check_mode=False,
+        required_one_of=[("environment_file", "environment_content")],
+        mutually_exclusive=[("environment_file", "environment_content")],
     )
     module.exit_json(**run_module(module))
 

@@ -43,3 +43,14 @@ def test_a_failing_command_reports_its_output(capsys: pytest.CaptureFixture[str]
 def test_an_unreadable_file_fails_like_a_command_naming_the_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out = run(capsys, argv=["true"], environment_file=str(tmp_path / "missing"))
     assert out["failed"] and out["rc"] == 2 and "cannot read the environment file %s" % (tmp_path / "missing") in out["stderr"]
+
+
+def test_the_content_a_file_is_about_to_get(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # For a check before anything is written: parsed as the file will be, and never logged or echoed.
+    content = 'API_TOKEN="%s"\n' % SECRET.replace('"', '\\"').replace("$", "\\$")
+    out = run(capsys, argv=[sys.executable, "-c", SHOW], environment_content=content)
+    seen = json.loads(out["stdout"])
+    assert seen["env"]["API_TOKEN"] == SECRET and "s3cr3t" not in seen["cmdline"]
+    assert "s3cr3t" not in json.dumps(out["invocation"]) and out["variables"] == ["API_TOKEN"]
+    out = run(capsys, argv=["true"])
+    assert out["failed"] and "one of the following is required: environment_file, environment_content" in out["msg"]
