@@ -139,3 +139,134 @@ def test_the_invocation_log_never_holds_a_secret_content(capsys: pytest.CaptureF
     run(capsys, files=[a_file(tmp_path / "plain.conf", "workers = 3\n")], secret_files=[a_file(tmp_path / "environment", secret)])
     [invocation] = [msg for msg in logged if msg.startswith("Invoked with")]
     assert "s3cr3t" not in invocation and str(tmp_path / "environment") in invocation and "workers = 3" in invocation
+
+
+# links, and a call-level validate (nginx -t: the whole configuration, read from the real paths)
+
+
+def hidden(directory: Path) -> list[str]:
+    return sorted(name for name in os.listdir(directory) if name.startswith("."))
+
+
+def test_links_are_made_repointed_and_left_alone(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    link = tmp_path / "enabled.conf"
+    out = run(capsys, links=[{"dest": str(link), "src": "/etc/nginx/sites-available/a.conf"}], _ansible_diff=True)
+    assert out["changed_paths"] == [str(link)] and os.readlink(link) == "/etc/nginx/sites-available/a.conf"
+    assert out["diff"][0]["before"] == "(absent)\n" and out["diff"][0]["after"] == "symbolic link to /etc/nginx/sites-available/a.conf\n"
+    again = run(capsys, links=[{"dest": str(link), "src": "/etc/nginx/sites-available/a.conf"}])
+    assert not again["changed"]
+    out = run(capsys, links=[{"dest": str(link), "src": "b.conf"}])
+    assert out["changed_paths"] == [str(link)] and os.readlink(link) == "b.conf" and hidden(tmp_path) == []
+
+
+def test_a_link_over_a_file_is_refused_before_anything_changes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    conf, link = tmp_path / "a.conf", tmp_path / "enabled.conf"
+    link.write_text("a regular file\n")
+    out = run(capsys, files=[a_file(conf, "new\n")], links=[{"dest": str(link), "src": str(conf)}])
+    assert out["failed"] and out["msg"] == f"{link} exists and is not a symbolic link"
+    assert not conf.exists() and link.read_text() == "a regular file\n"
+
+
+def test_links_in_check_mode_change_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    link = tmp_path / "no-such-dir" / "enabled.conf"
+    out = run(capsys, links=[{"dest": str(link), "src": "a.conf"}], _ansible_check_mode=True)
+    assert out["changed_paths"] == [str(link)] and not link.parent.exists()
+
+
+def test_validate_runs_once_with_every_new_path_in_place(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    conf_d, sites = tmp_path / "conf.d", tmp_path / "sites"
+    conf_d.mkdir()
+    http, site, link, old = conf_d / "shared.conf", tmp_path / "site.conf", sites / "site.conf", conf_d / "old.conf"
+    http.write_text("old shared\n")
+    old.write_text("old\n")
+    log = tmp_path / "checks.log"
+    check = (f"sh -c 'grep -qx \"new shared\" {http} && grep -qx \"new site\" {link} && test ! -e {old}"
+             f" && echo checked >> {log}'")
+    out = run(capsys, directories=[{"path": str(sites), "owner": ME, "group": MY_GROUP}],
+              files=[a_file(http, "new shared\n", "0644"), a_file(site, "new site\n", "0644")],
+              links=[{"dest": str(link), "src": str(site)}], absent=[str(old)], validate=check)
+    assert out["changed"] and out["changed_paths"] == [str(sites), str(http), str(site), str(link), str(old)]
+    assert log.read_text() == "checked\n"
+    assert http.read_text() == "new shared\n" and os.readlink(link) == str(site) and not old.exists()
+    assert hidden(tmp_path) == [] and hidden(conf_d) == [] and hidden(sites) == []  # no backup, no temporary left
+
+
+def test_a_failed_validate_puts_every_path_back(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    conf_d, sites = tmp_path / "conf.d", tmp_path / "sites"
+    conf_d.mkdir()
+    http, site, proxy = conf_d / "shared.conf", tmp_path / "site.conf", tmp_path / "proxy.conf"
+    old, moved, link = conf_d / "old.conf", tmp_path / "moved.conf", tmp_path / "moved-link.conf"
+    http.write_text("old shared\n")
+    http.chmod(0o640)
+    inode = http.stat().st_ino
+    proxy.write_text("proxy\n")
+    proxy.chmod(0o600)  # only its mode changes
+    old.write_text("old\n")
+    link.symlink_to("first.conf")
+    out = run(capsys, directories=[{"path": str(sites / "deep"), "owner": ME, "group": MY_GROUP}],
+              files=[a_file(http, "new shared\n", "0644"), a_file(site, "new site\n", "0644"), a_file(proxy, "proxy\n", "0644")],
+              links=[{"dest": str(sites / "deep" / "site.conf"), "src": str(site)}, {"dest": str(link), "src": "second.conf"}],
+              absent=[str(old), str(moved)],
+              validate="sh -c 'echo \"nginx: [emerg] cannot load certificate\" >&2; exit 1'")
+    assert out["failed"] and out["validate_failed"] and out["rc"] == 1
+    assert out["stderr"].strip() == "nginx: [emerg] cannot load certificate"
+    assert "every path was put back as it was" in out["msg"] and "not_put_back" not in out
+    assert http.read_text() == "old shared\n" and mode_of(http) == 0o640 and http.stat().st_ino == inode
+    assert mode_of(proxy) == 0o600 and not site.exists() and old.read_text() == "old\n"
+    assert os.readlink(link) == "first.conf" and not sites.exists()
+    assert hidden(tmp_path) == [] and hidden(conf_d) == []
+
+
+def test_validate_does_not_run_when_nothing_changed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    conf = tmp_path / "a.conf"
+    conf.write_text("same\n")
+    conf.chmod(0o644)
+    out = run(capsys, files=[a_file(conf, "same\n", "0644")], validate="false")
+    assert not out.get("failed") and not out["changed"]
+
+
+def test_validate_does_not_run_in_check_mode(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    conf = tmp_path / "a.conf"
+    out = run(capsys, files=[a_file(conf, "new\n")], validate="false", _ansible_check_mode=True, _ansible_diff=True)
+    assert not out.get("failed") and out["changed_paths"] == [str(conf)] and out["diff"][0]["after"] == "new\n"
+    assert not conf.exists()
+
+
+def test_a_missing_validate_command_puts_every_path_back(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    conf = tmp_path / "a.conf"
+    conf.write_text("old\n")
+    out = run(capsys, files=[a_file(conf, "new\n")], validate="/no/such/nginx -t")
+    assert out["failed"] and out["validate_failed"] and out["rc"] == 127 and "/no/such/nginx" in out["stderr"]
+    assert conf.read_text() == "old\n" and hidden(tmp_path) == []
+
+
+def test_a_failure_after_a_change_puts_it_back(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # The file is in place when the link's directory turns out missing.
+    conf = tmp_path / "a.conf"
+    conf.write_text("old\n")
+    link = tmp_path / "missing" / "a.conf"
+    out = run(capsys, files=[a_file(conf, "new\n")], links=[{"dest": str(link), "src": str(conf)}], validate="true")
+    assert out["failed"] and "its directory" in out["msg"]
+    assert conf.read_text() == "old\n" and hidden(tmp_path) == []
+
+
+def test_a_private_copy_is_kept_where_hard_links_fail(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    env = tmp_path / "environment"
+    env.write_text("TOKEN=old\n")
+    env.chmod(0o640)
+
+    def no_link(*_args: Any, **_kwargs: Any) -> None:
+        raise PermissionError("hard links refused")
+    monkeypatch.setattr(config_files.os, "link", no_link)
+    out = run(capsys, secret_files=[a_file(env, "TOKEN=new\n")], validate="false")
+    assert out["failed"] and env.read_text() == "TOKEN=old\n" and mode_of(env) == 0o640 and hidden(tmp_path) == []
+    out = run(capsys, secret_files=[a_file(env, "TOKEN=new\n")], validate="true")
+    assert out["changed"] and env.read_text() == "TOKEN=new\n" and hidden(tmp_path) == []
+
+
+def test_a_per_file_validate_still_runs_first(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    conf, log = tmp_path / "a.conf", tmp_path / "log"
+    out = run(capsys, files=[a_file(conf, "new\n", validate="false %s")], validate=f"sh -c 'echo ran > {log}'")
+    assert out["failed"] and out["validate_failed"] and out["dest"] == str(conf) and "nothing was changed" in out["msg"]
+    assert not conf.exists() and not log.exists()
