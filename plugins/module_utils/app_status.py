@@ -9,8 +9,9 @@ WorkingDirectory (``<base>/current/app``), the restart marker sits beside
 the config. The worker count, address and health path are what the
 installed hand-over helper reads from gunicorn.conf.py (``python -m
 fasterapi_handover --unit APP.service --wait 0``, one request); the
-releases are read by the releases module_utils. Only reads: nothing on the
-host changes.
+releases are read by the releases module_utils, ``systemctl show`` and the
+processes in /proc by host_processes (the reader the hand-over helper uses
+too). Only reads: nothing on the host changes.
 
 Standard library only: this runs with the host's python3 (3.9 or later).
 """
@@ -26,7 +27,9 @@ import urllib.parse
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.fasterapi.deploy.plugins.module_utils import releases
-from ansible_collections.fasterapi.deploy.plugins.module_utils.restart import parse_show
+# One reader of systemd and /proc, shared with the hand-over helper in the app's venv.
+from ansible_collections.fasterapi.deploy.plugins.module_utils.host_processes import (
+    age_of, children_of, exec_start_argv, memory_of, parse_show, show_argv)
 
 # The role's unit (roles/gunicorn/templates/gunicorn.service.j2) names the
 # collection as its documentation and runs gunicorn with --config.
@@ -90,16 +93,6 @@ def discover(unit_dir: str) -> List[str]:
 
 # --- What the unit names ---------------------------------------------------
 
-def exec_start_argv(exec_start: str) -> List[str]:
-    """The argv of systemctl show's ExecStart= value ({ path=... ; argv[]=A B C ; ... }); [] when there is none."""
-    marker = "argv[]="
-    start = exec_start.find(marker)
-    if start < 0:
-        return []
-    end = exec_start.find(" ;", start)
-    return exec_start[start + len(marker):end if end >= 0 else None].split()
-
-
 def config_of(argv: Sequence[str]) -> str:
     """The gunicorn.conf.py a gunicorn command line loads (-c/--config), "" when none."""
     for position, arg in enumerate(argv):
@@ -142,57 +135,6 @@ def release_status(base: str) -> Dict[str, Any]:
 
 
 # --- Processes -----------------------------------------------------------------
-
-def _stat_fields(pid: int, proc: str) -> List[str]:
-    """The fields of /proc/PID/stat after the command name (state is [0]); [] when the process is gone."""
-    try:
-        with open(os.path.join(proc, str(pid), "stat"), encoding="ascii", errors="replace") as stat:
-            return stat.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return []
-
-
-def children_of(pid: int, proc: str = "/proc") -> List[int]:
-    """The live (not zombie) child processes of PID, sorted."""
-    kids = []
-    for entry in os.listdir(proc):
-        if entry.isdigit():
-            fields = _stat_fields(int(entry), proc)
-            if fields and fields[0] not in ("Z", "X") and int(fields[1]) == pid:
-                kids.append(int(entry))
-    return sorted(kids)
-
-
-def age_of(pid: int, proc: str = "/proc", ticks: Optional[int] = None) -> Optional[float]:
-    """Seconds since process PID started (from its stat start time and the uptime), None when it is gone."""
-    fields = _stat_fields(pid, proc)
-    if len(fields) < 20:
-        return None
-    try:
-        with open(os.path.join(proc, "uptime"), encoding="ascii") as uptime:
-            up = float(uptime.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    per_second = ticks or os.sysconf("SC_CLK_TCK")
-    return round(max(0.0, up - int(fields[19]) / per_second), 1)
-
-
-def memory_of(pid: int, proc: str = "/proc") -> Dict[str, Optional[int]]:
-    """Resident (RSS) and proportional (PSS) memory of PID in KiB, from smaps_rollup (RSS alone from status)."""
-    found: Dict[str, Optional[int]] = {"rss_kib": None, "pss_kib": None}
-    for name, keys in (("smaps_rollup", {"Rss:": "rss_kib", "Pss:": "pss_kib"}), ("status", {"VmRSS:": "rss_kib"})):
-        try:
-            with open(os.path.join(proc, str(pid), name), encoding="ascii", errors="replace") as source:
-                for line in source:
-                    parts = line.split()
-                    if len(parts) >= 2 and parts[0] in keys and found[keys[parts[0]]] is None:
-                        found[keys[parts[0]]] = int(parts[1])
-        except (OSError, ValueError):
-            continue
-        if found["rss_kib"] is not None:
-            break
-    return found
-
 
 def process(pid: int, proc: str = "/proc") -> Dict[str, Any]:
     """A process's PID, age in seconds and memory."""
@@ -305,7 +247,7 @@ def app_status(app: str, since: str, runner: Runner = run, proc: str = "/proc", 
                with_exposure: bool = True) -> Dict[str, Any]:
     """Everything worth knowing about APP, read from the host, judged (``faults`` and ``findings``)."""
     unit = app + ".service"
-    shown = parse_show(runner(["systemctl", "show", unit, "--property=" + SHOW_PROPERTIES]).stdout)
+    shown = parse_show(runner(show_argv(unit, SHOW_PROPERTIES)).stdout)
     argv = exec_start_argv(shown.get("ExecStart", ""))
     config = config_of(argv)
     base = base_of(shown.get("WorkingDirectory", ""))

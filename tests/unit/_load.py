@@ -12,13 +12,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Files the build installs into each release's venv under another name
 # (roles/gunicorn/vars/main.yml, _gunicorn_venv_sources): importable by it here.
-VENV_NAMES = {"fasterapi_systemd_env": "plugins/module_utils/systemd_env.py"}
+VENV_NAMES = {"fasterapi_systemd_env": "plugins/module_utils/systemd_env.py",
+              "fasterapi_host_processes": "plugins/module_utils/host_processes.py"}
 
 
 def load_module(relative_path: str, name: str) -> ModuleType:
     """Import ROOT/relative_path as module NAME (registered, so dataclasses work)."""
     for venv_name, source in VENV_NAMES.items():
-        if venv_name not in sys.modules and source != relative_path:
+        # The shared files import none of the others: only what imports them needs them first.
+        if venv_name not in sys.modules and source != relative_path and relative_path not in VENV_NAMES.values():
             load_module(source, venv_name)
     spec = importlib.util.spec_from_file_location(name, ROOT / relative_path)
     assert spec and spec.loader

@@ -106,6 +106,12 @@ def test_a_unit_that_is_not_installed(monkeypatch: pytest.MonkeyPatch, write_con
         handover.load_settings("shop.service")
 
 
+def test_a_unit_without_a_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(handover, "systemd_show", lambda unit, properties="": {"ExecStart": "", "LoadState": "loaded"})
+    with pytest.raises(handover.HandoverError, match=r"cannot read the unit's ExecStart= \(''\)"):
+        handover.load_settings("shop.service")
+
+
 def test_exec_start_and_environment_parsing() -> None:
     assert handover.exec_start_argv(EXEC_START.format(config="/etc/shop/gunicorn.conf.py")) == [
         "/opt/shop/current/venv/bin/python", "/opt/shop/current/venv/bin/gunicorn", "--config",

@@ -55,17 +55,19 @@ import time
 import urllib.parse
 from typing import Any
 
+# plugins/module_utils/host_processes.py of the collection, installed into the
+# venv under this name by the build: one reader of systemd and /proc for this
+# tool and the fasterapi.deploy.app_status module.
+from fasterapi_host_processes import children_of, exec_start_argv, parent_of, parse_show, show_argv
+
 
 class HandoverError(Exception):
     """The rolling restart failed; the message says where."""
 
 
 def systemd_show(unit: str, properties: str = "MainPID,ActiveState,SubState,Result") -> dict[str, str]:
-    out = subprocess.run(
-        ["systemctl", "show", unit, f"--property={properties}"],
-        check=True, capture_output=True, text=True,
-    ).stdout
-    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    """PROPERTIES of UNIT as systemctl show prints them (a failing systemctl raises CalledProcessError)."""
+    return parse_show(subprocess.run(show_argv(unit, properties), check=True, capture_output=True, text=True).stdout)
 
 
 @dataclasses.dataclass
@@ -89,16 +91,6 @@ class Settings:
         """The settings worth showing the operator."""
         return {"config": self.config, "workers": self.workers, "health_url": self.health_url,
                 "health_unix_socket": self.health_unix_socket, "worker_class": self.worker_class}
-
-
-def exec_start_argv(exec_start: str) -> list[str]:
-    """The argv of systemctl show's ExecStart= value ({ path=... ; argv[]=A B C ; ... })."""
-    marker = "argv[]="
-    start = exec_start.find(marker)
-    if start < 0:
-        raise HandoverError(f"cannot read the unit's ExecStart= ({exec_start!r})")
-    end = exec_start.find(" ;", start)
-    return exec_start[start + len(marker):end if end >= 0 else None].split()
 
 
 def unit_environment(environment: str) -> dict[str, str]:
@@ -147,7 +139,10 @@ def load_settings(unit: str) -> Settings:
     environment = unit_environment(shown.get("Environment", ""))
     cfg = Config()
     parser = cfg.parser()
-    args = parser.parse_args(gunicorn_arguments(exec_start_argv(shown.get("ExecStart", ""))))
+    argv = exec_start_argv(shown.get("ExecStart", ""))
+    if not argv:
+        raise HandoverError(f"cannot read the unit's ExecStart= ({shown.get('ExecStart', '')!r})")
+    args = parser.parse_args(gunicorn_arguments(argv))
     env_args = parser.parse_args(shlex.split(environment.get("GUNICORN_CMD_ARGS", "")))
     config = args.config or env_args.config
     if not config:
@@ -180,26 +175,6 @@ def load_settings(unit: str) -> Settings:
         capture_dir=os.path.dirname(os.path.normpath(environment["FASTERAPI_WORKER_READY_DIR"]))
         if environment.get("FASTERAPI_WORKER_READY_DIR") else "",
     )
-
-
-def parent_of(pid: int) -> int | None:
-    """The parent PID of a live process, or None when it is gone or a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    if fields[0] in ("Z", "X"):
-        return None
-    return int(fields[1])
-
-
-def children_of(pid: int) -> list[int]:
-    kids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and parent_of(int(entry)) == pid:
-            kids.append(int(entry))
-    return sorted(kids)
 
 
 def read_pid(path: str) -> int | None:
