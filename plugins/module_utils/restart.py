@@ -7,7 +7,8 @@ A change that needs a restart leaves a marker file holding the kind owed:
 them) or ``full`` (a new environment file or unit: a re-executed master
 keeps the environment it was started with). ``full`` wins. The restart
 removes the marker, so a run that fails between a change and its restart
-leaves the restart to the next run.
+leaves the restart to the next run. The unit's state (``systemctl show``)
+is read with host_processes.py, as app_status reads it.
 
 Standard library only: this runs with the host's python3 (3.9 or later).
 """
@@ -49,11 +50,6 @@ def why_full(kind: str, strategy: str, active_state: str) -> str:
     if kind == "full":
         return "the unit or a credential changed"
     return "a full restart was asked for"
-
-
-def parse_show(text: str) -> Dict[str, str]:
-    """systemctl show's KEY=VALUE lines as a dict."""
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
 
 def report_lines(journal: Sequence[str], errors: int = 15, last: int = 25, frames: int = 6) -> List[str]:

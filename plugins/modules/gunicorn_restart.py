@@ -140,7 +140,7 @@ import json  # noqa: E402  pylint: disable=wrong-import-position
 from typing import Any, Dict, List  # noqa: E402  pylint: disable=wrong-import-position
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.fasterapi.deploy.plugins.module_utils import last_good, restart  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.fasterapi.deploy.plugins.module_utils import host_processes, last_good, restart  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def _run(argv: List[str]) -> "subprocess.CompletedProcess[str]":
@@ -175,8 +175,8 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
     """Decide, restart, clear the marker; return the result (or fail the module)."""
     params = module.params
     unit = params["unit"]
-    before = restart.parse_show(_run(["systemctl", "show", unit,
-                                      "--property=ActiveState,LoadState,UnitFileState,MainPID,NeedDaemonReload"]).stdout)
+    before = host_processes.parse_show(_run(host_processes.show_argv(
+        unit, "ActiveState,LoadState,UnitFileState,MainPID,NeedDaemonReload")).stdout)
     # A unit file changed on disk that systemd has not loaded (a run that
     # failed after writing it): a restart must start what the file says.
     if before.get("NeedDaemonReload") == "yes" and not module.check_mode:

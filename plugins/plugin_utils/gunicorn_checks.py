@@ -10,7 +10,7 @@ case without an Ansible task around it.
 Each problem names the variable, shows its bad value (never the values of
 gunicorn_environment, only their names; credentials in URLs are masked) and
 says what is expected. The bind address parser and the IPAddressAllow= entry
-checks are the gunicorn_bind and ip_allow_* filters' (plugins/filter/gunicorn.py).
+checks are binds.py's (the gunicorn_bind and ip_allow_* filters' too).
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ansible.errors import AnsibleFilterError
-from ansible_collections.fasterapi.deploy.plugins.filter.gunicorn import gunicorn_bind, ip_allow_error, ip_allow_reaches_beyond_loopback
 from ansible_collections.fasterapi.deploy.plugins.plugin_utils import secret_limits
+from ansible_collections.fasterapi.deploy.plugins.plugin_utils.binds import gunicorn_bind, ip_allow_error, ip_allow_reaches_beyond_loopback
 from ansible_collections.fasterapi.deploy.plugins.plugin_utils.checker import (
     Checker, Problem, as_bool, as_float, as_int, clean_path, is_below, mask_url, show)
 
@@ -329,8 +328,8 @@ class GunicornChecker(Checker):
         for value in raw:
             try:
                 binds.append(gunicorn_bind(value))
-            except AnsibleFilterError as err:
-                self.add("gunicorn_bind", value, str(err.message), message=f"gunicorn_bind={show(value)}: {err.message}.")
+            except ValueError as err:
+                self.add("gunicorn_bind", value, str(err), message=f"gunicorn_bind={show(value)}: {err}.")
         if len(binds) < len(raw):
             return binds
         addresses = [bind["address"] for bind in binds]

@@ -16,7 +16,8 @@ Every host that builds one release installs one lock (the exact packages
 with their hashes), resolved once by one host: :func:`lock_hosts` picks it
 per release, :func:`lock_plan` tells one host what to do about its lock.
 
-Used by the filters of ``plugins/filter/release.py``; raises ``ValueError``
+Used by the filters of ``plugins/filter/release.py`` and by the
+``lock_host`` filter of ``plugins/filter/gunicorn.py``; raises ``ValueError``
 or ``TypeError``, which the filters turn into Ansible's errors.
 """
 

@@ -15,9 +15,9 @@ from typing import Any
 import jinja2
 import pytest
 from _load import ROOT, load_module
+from ansible_collections.fasterapi.deploy.plugins.filter import gunicorn as filters
 
 hooks = load_module("roles/gunicorn/files/venv/fasterapi_deploy_hooks.py", "fasterapi_deploy_hooks")
-filters = load_module("plugins/filter/gunicorn.py", "gunicorn_filters")
 
 PEM = "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEA\n-----END PRIVATE KEY-----\n"
 TRICKY = {

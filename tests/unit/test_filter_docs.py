@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _load import load_module
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,9 +22,8 @@ FILTER_DIR = ROOT / "plugins" / "filter"
 PLUGIN_FILES = sorted(path for path in FILTER_DIR.glob("*.py") if path.name != "__init__.py")
 DOC_FILES = sorted([*FILTER_DIR.glob("*.yml"), *FILTER_DIR.glob("*.yaml")])
 
-# The filters import each other as ansible_collections.fasterapi.deploy...:
-# tests/unit/plugins/conftest.py makes that importable from a plain clone.
-load_module("tests/unit/plugins/conftest.py", "fasterapi_collection_importable")
+# The filters import the collection's code as ansible_collections.fasterapi.deploy...,
+# which tests/unit/conftest.py makes importable under plain pytest.
 
 
 def _filters(path: Path) -> list[str]:

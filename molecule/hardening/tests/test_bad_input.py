@@ -20,7 +20,7 @@ import pytest
 PLAYBOOK = Path(__file__).resolve().parents[1] / "bad_input.yml"
 
 # (extra vars, fragments the failure message must contain). Every refusal of
-# the variables is a unit test (tests/unit/plugins/filter/test_gunicorn_problems.py);
+# the variables is a unit test (tests/unit/plugins/plugin_utils/test_gunicorn_checks.py);
 # these few prove, on live hosts, that each kind of refusal leaves the host untouched.
 CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
     # The argument spec (meta/argument_specs.yml) refuses a type.

@@ -51,6 +51,12 @@ def test_systemctl_show() -> None:
         "MainPID": "12", "Environment": "A=1 B=2", "TriggeredBy": ""}
 
 
+def test_parse_show_of_what_gunicorn_restart_reads() -> None:
+    # The gunicorn_restart module reads the unit's state with it too.
+    assert host_processes.parse_show("ActiveState=active\nMainPID=12\nEnvironment=A=1\n") == {
+        "ActiveState": "active", "MainPID": "12", "Environment": "A=1"}
+
+
 def test_exec_start_argv() -> None:
     assert host_processes.exec_start_argv(EXEC_START) == [
         "/opt/shop/current/venv/bin/python", "/opt/shop/current/venv/bin/gunicorn", "--config", "/etc/shop/gunicorn.conf.py"]

@@ -63,11 +63,6 @@ def test_rolling_summary_names_what_was_read_from_the_host() -> None:
                     "http://127.0.0.1:8000/health answered (as installed in /etc/shop/gunicorn.conf.py)")
 
 
-def test_parse_show() -> None:
-    assert restart.parse_show("ActiveState=active\nMainPID=12\nEnvironment=A=1\n") == {
-        "ActiveState": "active", "MainPID": "12", "Environment": "A=1"}
-
-
 def test_report_lines_show_the_apps_startup_error_not_gunicorns_halt() -> None:
     # The journal of a release whose lifespan startup fails, as gunicorn 27 and uvicorn 0.54 write it.
     journal = [

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.fasterapi.deploy.plugins.filter.gunicorn import gunicorn_bind
+from ansible_collections.fasterapi.deploy.plugins.plugin_utils.binds import gunicorn_bind
 from ansible_collections.fasterapi.deploy.plugins.plugin_utils import nginx_checks
 
 GOOD: dict[str, Any] = {

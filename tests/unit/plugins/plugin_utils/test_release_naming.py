@@ -216,7 +216,8 @@ def test_lock_hosts_refuses_what_is_not_a_mapping() -> None:
 
 
 def test_lock_hosts_chooses_as_the_lock_host_filter_does() -> None:
-    # plugins/filter/gunicorn.py's lock_host (documented since 0.6.0) is kept for playbooks that use it: the same choice.
+    # plugins/filter/gunicorn.py's lock_host (documented since 0.6.0) is kept for playbooks that use it: it hands
+    # over to lock_hosts, and must give the same choice.
     chance = random.Random(20260)
     for _round in range(300):
         hosts = [f"h{index}" for index in range(chance.randint(0, 7))]

@@ -1,14 +1,12 @@
-"""Unit tests for plugins/filter/gunicorn.py."""
+"""Unit tests for plugins/filter/gunicorn.py (its bind and IPAddressAllow= filters are plugins/plugin_utils/binds.py's)."""
 
 from __future__ import annotations
 
 import ast
 
 import pytest
-from _load import load_module
 from ansible.errors import AnsibleFilterError
-
-filters = load_module("plugins/filter/gunicorn.py", "gunicorn_filters")
+from ansible_collections.fasterapi.deploy.plugins.filter import gunicorn as filters
 
 
 @pytest.mark.parametrize(
