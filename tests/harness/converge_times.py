@@ -11,7 +11,14 @@ directory, and this checkout), in a fresh systemd container of its own
 each ROUNDS times, wall time of ansible-playbook (facts included). Prints
 every run, then the median of each and the ratio after/before.
 
+With --installers, this checkout alone, one host: a code-only deploy and a
+deploy that changes the dependencies (six==1.17.0 in, then out again), each
+with gunicorn_installer pip and uv, ROUNDS times; the medians and uv / pip.
+(The releases scenario checks that both installers deploy both kinds; this
+is where their speed is measured.)
+
     python3 tests/harness/converge_times.py [--base REV] [--rounds 5]    (make converge-times)
+    python3 tests/harness/converge_times.py --installers [--rounds 5]    (make installer-times)
 """
 
 from __future__ import annotations
@@ -113,12 +120,56 @@ def measure(label: str, tree: Path, work: Path, image: str, rounds: int) -> dict
         subprocess.run(["docker", "rm", "-f", host], capture_output=True, check=False)
 
 
+INSTALLER_KINDS = ("code-only", "new dependency")
+
+
+def installers(tree: Path, work: Path, image: str, rounds: int) -> dict[str, dict[str, list[float]]]:
+    """Deploy times of this checkout with pip and with uv, on one host."""
+    host = "fasterapi-times-installers"
+    app = work / "app-installers"
+    shutil.copytree(ROOT / "tests" / "sample_app", app, ignore=shutil.ignore_patterns("__pycache__"))
+    inventory = write_inventory(work / "inventory-installers", host, app)
+    link_collection(tree)
+    start_container(host, image)
+    requirements = app / "requirements.txt"
+    plain = requirements.read_text()
+    times: dict[str, dict[str, list[float]]] = {kind: {"pip": [], "uv": []} for kind in INSTALLER_KINDS}
+    try:
+        print(f"installers: first site run (not timed): {play(tree, 'site', inventory):.1f} s", flush=True)
+        release = 0
+        for number in range(1, rounds + 1):
+            for kind in INSTALLER_KINDS:
+                for installer in ("pip", "uv"):
+                    release += 1
+                    if kind == "new dependency":
+                        # In and out again: each of these deploys changes the venv.
+                        changed = "six==1.17.0" not in requirements.read_text()
+                        requirements.write_text(plain + ("six==1.17.0\n" if changed else ""))
+                    (app / "VERSION").write_text(f"3.0.{release}\n")
+                    times[kind][installer].append(play(tree, "deploy", inventory, "--extra-vars",
+                                                       f"gunicorn_app_version=3.0.{release} gunicorn_installer={installer}"))
+                    print(f"installers: round {number}: {kind} with {installer}: {times[kind][installer][-1]:.1f} s", flush=True)
+        return times
+    finally:
+        subprocess.run(["docker", "rm", "-f", host], capture_output=True, check=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", default="HEAD", help="the git revision to compare this checkout with (default HEAD)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--image", default=os.environ.get("FASTERAPI_IMAGE_DEBIAN12", "fasterapi-deploy/debian12-systemd:local"))
+    parser.add_argument("--installers", action="store_true", help="pip against uv for deploys of this checkout")
     args = parser.parse_args(argv)
+    if args.installers:
+        with tempfile.TemporaryDirectory(prefix="fasterapi-times-") as temporary:
+            measured = installers(ROOT, Path(temporary), args.image, args.rounds)
+        print(f"\nmedian of {args.rounds} deploys, seconds (this checkout, one host)")
+        print("| deploy | pip | uv | uv / pip |\n| --- | --- | --- | --- |")
+        for kind in INSTALLER_KINDS:
+            pip, uv = statistics.median(measured[kind]["pip"]), statistics.median(measured[kind]["uv"])
+            print(f"| {kind} | {pip:.1f} | {uv:.1f} | {uv / pip:.2f} |")
+        return 0
     with tempfile.TemporaryDirectory(prefix="fasterapi-times-") as temporary:
         work = Path(temporary)
         base = export(args.base, work / "base")
