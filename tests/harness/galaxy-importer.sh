@@ -34,7 +34,11 @@ status=0
 # Lines of "Loading <type> <name>" and "...": the content found; the rest is the verdict.
 grep -vE '^(Loading |Found |\.\.\.)' "$work/import.log" | sed 's/^/galaxy-importer: /'
 problems=$(grep -E '^(ERROR|WARNING|CRITICAL)' "$work/import.log" |
-  grep -vE '^WARNING: Ignore files skip ansible-test sanity tests, found ignore-[0-9.]+\.txt' || true)
+  grep -vE '^WARNING: Ignore files skip ansible-test sanity tests, found ignore-[0-9.]+\.txt' |
+  # The importer's ansible-lint runs on ansible-core 2.19 here (Python 3.11;
+  # 2.20 and newer need 3.12) and knows no version past it, so it calls the
+  # claimed ">=2.20.0" unsupported. Galaxy's own importer runs a current one.
+  grep -vE "^WARNING: meta/runtime.yml:1: meta-runtime\[unsupported-version\]: .* >=2\.19\.0$" || true)
 if [ "$status" != 0 ] || [ -n "$problems" ] ||
   ! grep -q '^Importer processing completed successfully' "$work/import.log"; then
   echo "galaxy-importer: FAILED (exit $status) on $(basename "$tarball") after $(( $(date +%s) - start )) s" >&2

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 # Each container's ansible-core (major.minor) and the Python that runs it.
-EXPECTED = {"ansible-oldest": ("2.19", "3.11"), "ansible-newest": ("2.21", "3.13")}
+EXPECTED = {"ansible-oldest": ("2.20", "3.13"), "ansible-newest": ("2.21", "3.13")}
 PLAYS = ("site", "deploy", "rollback")
 GALAXY_VERSION = re.search(
     r"^version:\s*(\S+)", (Path(__file__).resolve().parents[3] / "galaxy.yml").read_text(), re.MULTILINE
