@@ -201,6 +201,10 @@ def test_a_configuration_nginx_refuses_is_put_back_and_nginx_serves_on(front: An
     assert seen["site_before"] == seen["site_after"]
     assert front.run("nginx -t -q").rc == 0
     assert not front.run("ls -A /etc/nginx/sites-available/ /etc/nginx/conf.d/ | grep '~$'").stdout.strip()  # no backup left
+    # config_files keeps the files it replaces beside them under hidden names until nginx -t passed: none is left.
+    hidden = front.run("ls -A /etc/nginx/sites-available /etc/nginx/sites-enabled /etc/nginx/conf.d /etc/nginx/fasterapi-deploy "
+                       "/etc/nginx/fasterapi-deploy/tls/pool | grep '^[.]'")
+    assert not hidden.stdout.strip(), hidden.stdout
 
 
 def test_files_from_the_controller_are_served(front: Any) -> None:
