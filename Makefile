@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 .PHONY: venv importer-venv collection-link lint unit sanity galaxy-import images molecule galaxy test demo \
-	perf drain-compare uvicorn-compare converge-times build clean
+	perf drain-compare uvicorn-compare converge-times installer-times build clean
 
 venv: $(BIN)/molecule
 $(BIN)/molecule: requirements-dev.txt tests/harness/requirements-ansible-test.txt
@@ -64,7 +64,9 @@ molecule: venv collection-link images
 galaxy: venv images
 	tests/harness/galaxy-install.sh
 
-test: lint unit sanity galaxy-import molecule galaxy
+# Each stage in turn, timed (tests/harness/run_suite.py prints a table at the end).
+test: venv collection-link images
+	python tests/harness/run_suite.py
 
 demo: venv collection-link
 	tests/harness/demo.sh
@@ -91,6 +93,11 @@ uvicorn-compare: venv collection-link
 CONVERGE_BASE ?= HEAD
 converge-times: venv collection-link images
 	python tests/harness/converge_times.py --base $(CONVERGE_BASE)
+
+# Deploy times with gunicorn_installer pip and uv (a code-only change, a new
+# dependency), medians and uv / pip: a benchmark, not part of make test.
+installer-times: venv collection-link images
+	python tests/harness/converge_times.py --installers
 
 build: venv
 	ansible-galaxy collection build --force --output-path build .

@@ -1,0 +1,317 @@
+"""Run the test suite's stages, two at a time, and time each of them.
+
+`make test` runs this. A stage is a make target (lint, unit, sanity,
+galaxy-import) or a Molecule scenario. Two lanes take stages from one list.
+A scenario that sends load (its files run tests/tools/loadgen.py) saturates
+the CPU on purpose, and its loads run for a bounded time: two of them never
+send load at once, so that one's load does not starve the other. Such a
+scenario is run as two stages: its setup (the actions before the load: create,
+prepare, converge, idempotence) may run beside another scenario's load; the
+rest (side_effect, verify, destroy) may not. Beside a load run the setups,
+the linters, the unit tests and the scenarios without load, which mostly wait
+on containers, packages and health checks. Each scenario has containers of
+its own (their names begin with the scenario's name), so two never meet.
+
+A stage's output goes to a log file while it runs and is printed whole when
+it ends, so the CI log reads one stage at a time. A scenario's own actions
+(create, converge, side_effect, verify, ...) are timed from the lines
+Molecule prints at their start and end. The run closes with a table, one
+`suite:` line a stage, so a CI log shows where the minutes went.
+
+A failed stage does not stop the others (CI wants every failure of a run,
+not the first); the exit status is that of the first stage that failed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, TextIO, Tuple
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The make targets that need no container, run as stages of their own.
+STATIC_STAGES = ["lint", "unit", "sanity", "galaxy-import"]
+
+# Seconds each stage took alone on a 2-core machine (last measured): the
+# queue's order, longest first, so the two lanes end close together. A stage
+# not listed counts as 300 s.
+EXPECTED = {
+    "molecule real_hosts": 890, "molecule releases": 770, "molecule front_door": 610,
+    "molecule rolling_restart": 500, "molecule operate": 400, "molecule default": 350,
+    "molecule ansible_versions": 300, "molecule hardening": 290, "molecule rolling_serial": 200,
+    "molecule status": 140, "sanity": 65, "lint": 50, "unit": 45, "galaxy-import": 25,
+}
+
+# "INFO     default ➜ converge: Executing" / "... Executed: Successful"
+_ACTION = re.compile(r"^(?:INFO|WARNING|ERROR)\s+(?P<scenario>[\w-]+) \S+ (?P<action>[\w-]+): "
+                     r"(?P<what>Executing$|Executed: (?P<result>\w+))")
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass
+class Timing:
+    """How long a stage, or one action of a scenario, took."""
+
+    name: str
+    seconds: float = 0.0
+    rc: Optional[int] = None
+    actions: List["Timing"] = field(default_factory=list)
+
+
+@dataclass
+class Stage:
+    """One thing to run: commands run in turn, the first that fails ends it.
+
+    `load`: it sends load, so no other load stage runs beside it. `needs`: the
+    stage that must have ended well before this one starts. `on_failure`: run
+    when a command fails (Molecule's destroy, so no container is left).
+    """
+
+    name: str
+    commands: List[List[str]]
+    molecule: bool = False
+    load: bool = False
+    needs: Optional[str] = None
+    on_failure: Optional[List[str]] = None
+
+
+class ActionClock:
+    """Times the actions of a Molecule run from the lines it prints."""
+
+    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
+        self._now = now
+        self._started: Dict[Tuple[str, str], float] = {}
+        self.actions: List[Timing] = []
+
+    def feed(self, line: str) -> None:
+        """Read one line of Molecule's output."""
+        match = _ACTION.match(_COLOUR.sub("", line).rstrip("\n"))
+        if not match:
+            return
+        key = (match["scenario"], match["action"])
+        if match["what"] == "Executing":
+            # verify prints "Executing" twice (the second names the tests): keep the first.
+            self._started.setdefault(key, self._now())
+            return
+        started = self._started.pop(key, None)
+        if started is None:
+            return
+        self.actions.append(Timing(name=match["action"], seconds=self._now() - started,
+                                   rc=0 if match["result"] == "Successful" else 1))
+
+
+def run_stage(stage: Stage, log: TextIO) -> Timing:
+    """Run one stage with its output to `log`, and time it and its actions."""
+    clock = ActionClock()
+    started = time.monotonic()
+    rc = 0
+    for argv in stage.commands:
+        rc = _command(argv, log, clock if stage.molecule else None)
+        if rc != 0:
+            if stage.on_failure:
+                log.write(f"suite: {' '.join(argv)} exited {rc}: {' '.join(stage.on_failure)}\n")
+                _command(stage.on_failure, log, None)
+            break
+    return Timing(name=stage.name, seconds=time.monotonic() - started, rc=rc, actions=clock.actions)
+
+
+def _command(argv: Sequence[str], log: TextIO, clock: Optional[ActionClock]) -> int:
+    with subprocess.Popen(list(argv), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, errors="replace", bufsize=1) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(line)
+            if clock is not None:
+                clock.feed(line)
+        return proc.wait()
+
+
+def table(timings: Iterable[Timing], wall: float) -> List[str]:
+    """The closing lines: each stage, its time and result, its actions' times."""
+    lines = []
+    total = 0.0
+    for timing in timings:
+        total += timing.seconds
+        result = "ok" if timing.rc == 0 else f"FAILED (exit {timing.rc})"
+        lines.append(f"suite: {timing.name:<28} {timing.seconds:6.0f} s  {result}")
+        if timing.actions:
+            parts = ", ".join(f"{a.name} {a.seconds:.0f}" for a in timing.actions)
+            lines.append(f"suite:   {parts}")
+    lines.append(f"suite: {'stages added up':<28} {total:6.0f} s")
+    lines.append(f"suite: {'wall time':<28} {wall:6.0f} s")
+    return lines
+
+
+def scenarios(root: Path) -> List[str]:
+    """Every scenario under molecule/ (a directory with a molecule.yml)."""
+    return sorted(p.parent.name for p in (root / "molecule").glob("*/molecule.yml"))
+
+
+def sends_load(root: Path, name: str) -> bool:
+    """Whether scenario NAME runs the load generator (its files name it)."""
+    for path in (root / "molecule" / name).rglob("*"):
+        if path.is_file() and path.suffix in (".yml", ".yaml", ".py"):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if "loadgen" in text or "start_load.yml" in text:
+                return True
+    return False
+
+
+def test_sequence(root: Path, name: str) -> List[str]:
+    """The actions of `molecule test -s NAME`, from the scenario's molecule.yml."""
+    config = yaml.safe_load((root / "molecule" / name / "molecule.yml").read_text(encoding="utf-8")) or {}
+    sequence = (config.get("scenario") or {}).get("test_sequence")
+    if not sequence:
+        raise SystemExit(f"run_suite: molecule/{name}/molecule.yml names no scenario.test_sequence")
+    return [str(action) for action in sequence]
+
+
+def plan(stages: Sequence[str], names: Sequence[str], root: Path = ROOT) -> List[Stage]:
+    """The stages to run, in the order they are taken when they may run.
+
+    A scenario that sends load is two stages: its setup (the actions before
+    the first that sends load: side_effect, or converge where converge.yml
+    starts the load), which may run beside another scenario's load, and the
+    rest, which may not. Load scenarios come first, longest first, each setup
+    before its load; then the other scenarios, then the make targets.
+    """
+    loaded: List[Stage] = []
+    light: List[Stage] = []
+    for name in names:
+        destroy = ["molecule", "destroy", "-s", name]
+        if not sends_load(root, name):
+            light.append(Stage(f"molecule {name}", [["molecule", "test", "-s", name]], molecule=True))
+            continue
+        sequence = test_sequence(root, name)
+        converge = root / "molecule" / name / "converge.yml"
+        starts = "converge" if converge.is_file() and _mentions_load(converge) else "side_effect"
+        split = sequence.index(starts) if starts in sequence else len(sequence)
+        # The command line spells the actions with a hyphen (side-effect), the sequence with an underscore.
+        commands = [["molecule", action.split(" ")[0].replace("_", "-"), "-s", name, *action.split(" ")[1:]]
+                    for action in sequence]
+        loaded.append(Stage(f"molecule {name} setup", commands[:split], molecule=True, on_failure=destroy))
+        loaded.append(Stage(f"molecule {name}", commands[split:], molecule=True, load=True,
+                            needs=f"molecule {name} setup", on_failure=destroy))
+
+    def by_time(stage: Stage) -> int:
+        return -EXPECTED.get(stage.name, 300)
+
+    pairs = sorted(range(0, len(loaded), 2), key=lambda i: by_time(loaded[i + 1]))
+    ordered = [stage for i in pairs for stage in loaded[i:i + 2]]
+    ordered += sorted(light, key=by_time)
+    ordered += sorted((Stage(t, [["make", "--no-print-directory", t]]) for t in stages), key=by_time)
+    return ordered
+
+
+def _mentions_load(path: Path) -> bool:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return "loadgen" in text or "start_load.yml" in text
+
+
+def run(todo: Sequence[Stage], lanes: int, out: TextIO) -> List[Timing]:
+    """Run the stages in `lanes` lanes; print each one's output when it ends.
+
+    A lane takes the first waiting stage that may run now: no load stage
+    beside another; none before the stage it needs has ended (one whose
+    needed stage failed is not run); and a load stage's setup only while no
+    other is set up and waiting, so that nothing a setup starts waits long.
+    """
+    waiting = list(todo)
+    ended: Dict[str, int] = {}
+    running: List[Stage] = []
+    turn = threading.Condition()
+    timings: List[Timing] = []
+    began = time.monotonic()
+    setups = {stage.needs for stage in todo if stage.needs}
+
+    def may_run(stage: Stage) -> bool:
+        if stage.needs and stage.needs not in ended:
+            return False
+        if stage.load and any(other.load for other in running):
+            return False
+        if stage.name in setups:
+            ready = [s for s in waiting if s.needs and ended.get(s.needs) == 0]
+            if ready or any(other.name in setups for other in running):
+                return False
+        return True
+
+    def take() -> Optional[Stage]:
+        with turn:
+            while waiting:
+                for stage in waiting:
+                    if stage.needs and ended.get(stage.needs, 0) != 0:
+                        waiting.remove(stage)
+                        ended[stage.name] = ended[stage.needs]
+                        timings.append(Timing(name=f"{stage.name} (not run: {stage.needs} failed)",
+                                              rc=ended[stage.needs]))
+                        turn.notify_all()
+                        break
+                    if may_run(stage):
+                        waiting.remove(stage)
+                        running.append(stage)
+                        return stage
+                else:
+                    turn.wait()
+            return None
+
+    def lane() -> None:
+        while True:
+            stage = take()
+            if stage is None:
+                return
+            with turn:
+                print(f"suite: {time.monotonic() - began:6.0f} s  start {stage.name}", file=out, flush=True)
+            with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as log:
+                timing = run_stage(stage, log)
+                log.seek(0)
+                with turn:
+                    print(f"suite: ===== output of {stage.name} =====", file=out)
+                    for line in log:
+                        out.write(line)
+                    print(f"suite: {time.monotonic() - began:6.0f} s  end {stage.name}: "
+                          f"{timing.seconds:.0f} s, exit {timing.rc}", file=out, flush=True)
+                    timings.append(timing)
+                    running.remove(stage)
+                    ended[stage.name] = timing.rc if timing.rc is not None else 1
+                    turn.notify_all()
+
+    threads = [threading.Thread(target=lane, name=f"lane-{i}") for i in range(lanes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return timings
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--stages", nargs="*", help=f"make targets to run (default: {' '.join(STATIC_STAGES)})")
+    parser.add_argument("--scenarios", nargs="*", help="Molecule scenarios (default: all)")
+    parser.add_argument("--lanes", type=int, default=int(os.environ.get("SUITE_LANES", "2")),
+                        help="stages run at once (default: 2, or $SUITE_LANES)")
+    args = parser.parse_args(argv)
+
+    todo = plan(STATIC_STAGES if args.stages is None else args.stages,
+                scenarios(ROOT) if args.scenarios is None else args.scenarios)
+    began = time.monotonic()
+    timings = run(todo, max(1, args.lanes), sys.stdout)
+    for line in table(timings, time.monotonic() - began):
+        print(line)
+    failed = [t for t in timings if t.rc != 0]
+    if failed:
+        return failed[0].rc or 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Unit tests for tests/harness/run_suite.py (the timed, two-lane `make test`)."""
+
+from __future__ import annotations
+
+import io
+import sys
+from itertools import count
+
+from _load import load_module
+
+suite = load_module("tests/harness/run_suite.py", "run_suite")
+
+
+def test_the_clock_times_each_action_from_molecules_lines() -> None:
+    ticks = count(0, 10)
+    clock = suite.ActionClock(now=lambda: float(next(ticks)))
+    for line in [
+        "\x1b[36mINFO    \x1b[0m default ➜ create: Executing\n",  # t=0
+        "INFO     default ➜ create: Executed: Successful\n",  # t=10
+        "INFO     default ➜ verify: Executing\n",  # t=20
+        "INFO     default ➜ verify: Executing Testinfra tests found in /x/tests/...\n",  # not a start
+        "  │ TASK [a task whose name says Executing]\n",
+        "ERROR    default ➜ verify: Executed: Failed\n",  # t=30
+        "INFO     default ➜ destroy: Executed: Successful\n",  # no start seen: not counted
+    ]:
+        clock.feed(line)
+    assert [(a.name, a.seconds, a.rc) for a in clock.actions] == [("create", 10.0, 0), ("verify", 10.0, 1)]
+
+
+def _scenario(root, name: str, sequence: str, load_in: str = "") -> None:  # type: ignore[no-untyped-def]
+    directory = root / "molecule" / name
+    directory.mkdir(parents=True)
+    (directory / "molecule.yml").write_text(f"scenario:\n  test_sequence: [{sequence}]\n")
+    if load_in:
+        (directory / load_in).write_text("- ansible.builtin.import_tasks: ../shared/tasks/start_load.yml\n")
+
+
+def test_load_scenarios_are_split_before_their_load_and_queued_first(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _scenario(tmp_path, "quiet", "destroy, create, converge, verify, destroy")
+    _scenario(tmp_path, "loud", "destroy, create, prepare, converge, idempotence, side_effect, verify, destroy", "side_effect.yml")
+    _scenario(tmp_path, "early", "destroy, create, converge, verify, destroy", "converge.yml")
+    stages = suite.plan(["lint"], ["early", "loud", "quiet"], root=tmp_path)
+    assert [s.name for s in stages] == ["molecule early setup", "molecule early", "molecule loud setup", "molecule loud",
+                                        "molecule quiet", "lint"]
+    by_name = {s.name: s for s in stages}
+    assert [c[1] for c in by_name["molecule loud setup"].commands] == ["destroy", "create", "prepare", "converge", "idempotence"]
+    assert [c[1] for c in by_name["molecule loud"].commands] == ["side-effect", "verify", "destroy"]
+    assert by_name["molecule loud"].commands[0] == ["molecule", "side-effect", "-s", "loud"]
+    assert by_name["molecule loud"].load and by_name["molecule loud"].needs == "molecule loud setup"
+    assert not by_name["molecule loud setup"].load
+    assert by_name["molecule loud"].on_failure == ["molecule", "destroy", "-s", "loud"]
+    # converge.yml starts the load: the setup ends before converge.
+    assert [c[1] for c in by_name["molecule early"].commands] == ["converge", "verify", "destroy"]
+    assert by_name["molecule quiet"].commands == [["molecule", "test", "-s", "quiet"]] and not by_name["molecule quiet"].load
+    assert by_name["lint"].commands == [["make", "--no-print-directory", "lint"]]
+
+
+def test_two_lanes_run_every_stage_and_print_each_output_whole() -> None:
+    python = sys.executable
+    stages = [suite.Stage(f"s{i}", [[python, "-c", f"import time; print('a{i}'); time.sleep(0.2); print('b{i}')"]])
+              for i in range(3)]
+    stages.append(suite.Stage("fails", [[python, "-c", "raise SystemExit(3)"], [python, "-c", "print('never')"]],
+                              on_failure=[python, "-c", "print('cleaned up')"]))
+    out = io.StringIO()
+    timings = suite.run(stages, 2, out)
+    assert sorted((t.name, t.rc) for t in timings) == [("fails", 3), ("s0", 0), ("s1", 0), ("s2", 0)]
+    text = out.getvalue()
+    for i in range(3):
+        # A stage's lines stand together, not interleaved with the other lane's.
+        assert f"a{i}\nb{i}\n" in text
+    assert "cleaned up" in text and "never" not in text
+    lines = suite.table(timings, 1.0)
+    assert any("fails" in line and "FAILED (exit 3)" in line for line in lines)
+    assert lines[-1].startswith("suite: wall time")
+
+
+def test_main_exits_with_the_first_failure(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    python = sys.executable
+    monkeypatch.setattr(suite, "plan", lambda stages, names: [
+        suite.Stage("ok", [[python, "-c", "pass"]]), suite.Stage("bad", [[python, "-c", "raise SystemExit(2)"]])])
+    assert suite.main(["--stages", "--scenarios", "--lanes", "1"]) == 2
+    monkeypatch.setattr(suite, "plan", lambda stages, names: [suite.Stage("ok", [[python, "-c", "pass"]])])
+    assert suite.main(["--stages", "--scenarios"]) == 0
+
+
+def test_two_load_stages_never_overlap_and_a_light_one_runs_beside(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    python = sys.executable
+    marks = tmp_path / "marks"
+
+    def stage(name: str, load: bool) -> "suite.Stage":
+        code = (f"import time; open({str(marks)!r}, 'a').write('{name} start %f\\n' % time.time()); time.sleep(0.3); "
+                f"open({str(marks)!r}, 'a').write('{name} end %f\\n' % time.time())")
+        return suite.Stage(name, [[python, "-c", code]], load=load)
+
+    timings = suite.run([stage("load1", True), stage("load2", True), stage("light", False)], 2, io.StringIO())
+    assert sorted(t.name for t in timings) == ["light", "load1", "load2"]
+    seen = {}
+    for line in marks.read_text().splitlines():
+        name, what, when = line.split()
+        seen[(name, what)] = float(when)
+    first, second = sorted(["load1", "load2"], key=lambda n: seen[(n, "start")])
+    assert seen[(second, "start")] >= seen[(first, "end")]
+    # The light stage ran beside the first load stage, not after both.
+    assert seen[("light", "start")] < seen[(first, "end")]
+
+
+def test_a_scenario_sends_load_when_its_files_run_the_load_generator(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _scenario(tmp_path, "loud", "destroy, create, converge, side_effect, verify, destroy")
+    (tmp_path / "molecule" / "loud" / "tasks").mkdir(parents=True)
+    (tmp_path / "molecule" / "loud" / "tasks" / "x.yml").write_text("- ansible.builtin.import_tasks: ../shared/tasks/start_load.yml\n")
+    _scenario(tmp_path, "quiet", "destroy, create, converge, verify, destroy")
+    (tmp_path / "molecule" / "quiet" / "converge.yml").write_text("- hosts: all\n")
+    assert suite.sends_load(tmp_path, "loud") and not suite.sends_load(tmp_path, "quiet")
+
+
+def test_a_load_stage_waits_for_its_setup_and_is_not_run_when_the_setup_failed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    python = sys.executable
+    marks = tmp_path / "marks"
+    mark = f"open({str(marks)!r}, 'a').write('%s\\n')"
+    stages = [
+        suite.Stage("a setup", [[python, "-c", "import time; time.sleep(0.3); " + mark % "a setup"]]),
+        suite.Stage("a", [[python, "-c", mark % "a"]], load=True, needs="a setup"),
+        suite.Stage("b setup", [[python, "-c", "raise SystemExit(4)"]]),
+        suite.Stage("b", [[python, "-c", mark % "b"]], load=True, needs="b setup"),
+    ]
+    timings = {t.name: t.rc for t in suite.run(stages, 2, io.StringIO())}
+    assert marks.read_text().split() == ["a", "setup", "a"]
+    assert timings["a setup"] == 0 and timings["a"] == 0 and timings["b setup"] == 4
+    assert timings["b (not run: b setup failed)"] == 4
