@@ -52,6 +52,12 @@ EXPECTED = {
     "molecule status": 140, "sanity": 65, "lint": 50, "unit": 45, "galaxy-import": 25,
 }
 
+# Load stages that run with nothing beside them. hardening restarts its
+# containers (docker restart) and expects each to come back with its address,
+# on which one of its sockets listens: Docker gives the lowest free address,
+# so a container created meanwhile by another stage would take it.
+ALONE = {"molecule hardening"}
+
 # "INFO     default ➜ converge: Executing" / "... Executed: Successful"
 _ACTION = re.compile(r"^(?:INFO|WARNING|ERROR)\s+(?P<scenario>[\w-]+) \S+ (?P<action>[\w-]+): "
                      r"(?P<what>Executing$|Executed: (?P<result>\w+))")
@@ -83,6 +89,7 @@ class Stage:
     load: bool = False
     needs: Optional[str] = None
     on_failure: Optional[List[str]] = None
+    alone: bool = False
 
 
 class ActionClock:
@@ -201,7 +208,7 @@ def plan(stages: Sequence[str], names: Sequence[str], root: Path = ROOT) -> List
                     for action in sequence]
         loaded.append(Stage(f"molecule {name} setup", commands[:split], molecule=True, on_failure=destroy))
         loaded.append(Stage(f"molecule {name}", commands[split:], molecule=True, load=True,
-                            needs=f"molecule {name} setup", on_failure=destroy))
+                            needs=f"molecule {name} setup", on_failure=destroy, alone=f"molecule {name}" in ALONE))
 
     def by_time(stage: Stage) -> int:
         return -EXPECTED.get(stage.name, 300)
@@ -236,6 +243,8 @@ def run(todo: Sequence[Stage], lanes: int, out: TextIO) -> List[Timing]:
 
     def may_run(stage: Stage) -> bool:
         if stage.needs and stage.needs not in ended:
+            return False
+        if any(other.alone for other in running) or (stage.alone and running):
             return False
         if stage.load and any(other.load for other in running):
             return False

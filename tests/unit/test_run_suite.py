@@ -127,3 +127,22 @@ def test_a_load_stage_waits_for_its_setup_and_is_not_run_when_the_setup_failed(t
     assert marks.read_text().split() == ["a", "setup", "a"]
     assert timings["a setup"] == 0 and timings["a"] == 0 and timings["b setup"] == 4
     assert timings["b (not run: b setup failed)"] == 4
+
+
+def test_a_stage_that_runs_alone_has_nothing_beside_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    python = sys.executable
+    marks = tmp_path / "marks"
+
+    def stage(name: str, alone: bool = False) -> "suite.Stage":
+        code = (f"import time; open({str(marks)!r}, 'a').write('{name} start %f\\n' % time.time()); time.sleep(0.3); "
+                f"open({str(marks)!r}, 'a').write('{name} end %f\\n' % time.time())")
+        return suite.Stage(name, [[python, "-c", code]], alone=alone)
+
+    suite.run([stage("first"), stage("lonely", alone=True), stage("light1"), stage("light2")], 2, io.StringIO())
+    seen = {}
+    for line in marks.read_text().splitlines():
+        name, what, when = line.split()
+        seen[(name, what)] = float(when)
+    for other in ("first", "light1", "light2"):
+        assert seen[(other, "end")] <= seen[("lonely", "start")] or seen[(other, "start")] >= seen[("lonely", "end")], other
+    assert suite.plan([], [], root=tmp_path) == [] and "molecule hardening" in suite.ALONE
