@@ -166,12 +166,8 @@ def scenarios(root: Path) -> List[str]:
 
 def sends_load(root: Path, name: str) -> bool:
     """Whether scenario NAME runs the load generator (its files name it)."""
-    for path in (root / "molecule" / name).rglob("*"):
-        if path.is_file() and path.suffix in (".yml", ".yaml", ".py"):
-            text = path.read_text(encoding="utf-8", errors="replace")
-            if "loadgen" in text or "start_load.yml" in text:
-                return True
-    return False
+    return any(path.is_file() and path.suffix in (".yml", ".yaml", ".py") and _mentions_load(path)
+               for path in (root / "molecule" / name).rglob("*"))
 
 
 def test_sequence(root: Path, name: str) -> List[str]:
@@ -221,6 +217,7 @@ def plan(stages: Sequence[str], names: Sequence[str], root: Path = ROOT) -> List
 
 
 def _mentions_load(path: Path) -> bool:
+    """Whether the file runs the load generator (names it, or the tasks that start it)."""
     text = path.read_text(encoding="utf-8", errors="replace")
     return "loadgen" in text or "start_load.yml" in text
 
