@@ -33,6 +33,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections import deque
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, TextIO, Tuple
 
 import yaml
@@ -62,6 +63,10 @@ ALONE = {"molecule hardening"}
 _ACTION = re.compile(r"^(?:INFO|WARNING|ERROR)\s+(?P<scenario>[\w-]+) \S+ (?P<action>[\w-]+): "
                      r"(?P<what>Executing$|Executed: (?P<result>\w+))")
 _COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+# Lines that say what failed: Ansible's fatal and failed tasks, pytest's failures.
+_TELLING = re.compile(r"^(?:fatal: |failed: |FAILED |ERROR )|\bFAILED!|Traceback")
+TAIL_LINES = 15
+TELLING_LINES = 10
 
 
 @dataclass
@@ -72,6 +77,9 @@ class Timing:
     seconds: float = 0.0
     rc: Optional[int] = None
     actions: List["Timing"] = field(default_factory=list)
+    # A failed stage's telling lines (Ansible's fatal ones, pytest's FAILED) and
+    # its last lines, printed again at the very end: CI keeps only a log's tail.
+    evidence: List[str] = field(default_factory=list)
 
 
 @dataclass
@@ -156,6 +164,16 @@ def table(timings: Iterable[Timing], wall: float) -> List[str]:
             lines.append(f"suite:   {parts}")
     lines.append(f"suite: {'stages added up':<28} {total:6.0f} s")
     lines.append(f"suite: {'wall time':<28} {wall:6.0f} s")
+    return lines
+
+
+def recap(timings: Iterable[Timing]) -> List[str]:
+    """What each failed stage printed that tells why, for the end of the log."""
+    lines = []
+    for timing in timings:
+        if timing.rc:
+            lines.append(f"suite: FAILED {timing.name} (exit {timing.rc}); its telling and last lines:")
+            lines += [f"suite: | {_COLOUR.sub('', line)[:400]}" for line in timing.evidence]
     return lines
 
 
@@ -282,8 +300,15 @@ def run(todo: Sequence[Stage], lanes: int, out: TextIO) -> List[Timing]:
                 log.seek(0)
                 with turn:
                     print(f"suite: ===== output of {stage.name} =====", file=out)
+                    last: "deque[str]" = deque(maxlen=TAIL_LINES)
+                    telling: List[str] = []
                     for line in log:
                         out.write(line)
+                        if timing.rc:
+                            last.append(line.rstrip("\n"))
+                            if _TELLING.search(line) and len(telling) < TELLING_LINES:
+                                telling.append(line.rstrip("\n"))
+                    timing.evidence = telling + ["..."] + list(last) if telling else list(last)
                     print(f"suite: {time.monotonic() - began:6.0f} s  end {stage.name}: "
                           f"{timing.seconds:.0f} s, exit {timing.rc}", file=out, flush=True)
                     timings.append(timing)
@@ -311,7 +336,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 scenarios(ROOT) if args.scenarios is None else args.scenarios)
     began = time.monotonic()
     timings = run(todo, max(1, args.lanes), sys.stdout)
-    for line in table(timings, time.monotonic() - began):
+    for line in recap(timings) + table(timings, time.monotonic() - began):
         print(line)
     failed = [t for t in timings if t.rc != 0]
     if failed:

@@ -74,6 +74,19 @@ def test_two_lanes_run_every_stage_and_print_each_output_whole() -> None:
     assert lines[-1].startswith("suite: wall time")
 
 
+def test_a_failed_stage_is_recapped_at_the_end_with_its_fatal_lines() -> None:
+    python = sys.executable
+    noise = "".join(f"print('line {i}'); " for i in range(40))
+    code = "print('fatal: [host]: FAILED! => {\"msg\": \"boom\"}'); " + noise + "raise SystemExit(2)"
+    timings = suite.run([suite.Stage("bad", [[python, "-c", code]]), suite.Stage("good", [[python, "-c", "print(1)"]])],
+                        1, io.StringIO())
+    lines = suite.recap(timings)
+    assert lines[0] == "suite: FAILED bad (exit 2); its telling and last lines:"
+    assert 'suite: | fatal: [host]: FAILED! => {"msg": "boom"}' in lines
+    assert lines[-1] == "suite: | line 39" and "suite: | line 20" not in lines
+    assert not any("good" in line for line in lines)
+
+
 def test_main_exits_with_the_first_failure(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     python = sys.executable
     monkeypatch.setattr(suite, "plan", lambda stages, names: [
