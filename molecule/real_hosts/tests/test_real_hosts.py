@@ -1,7 +1,8 @@
 """Verify real_hosts: each host deployed with its own package settings (testinfra).
 
 side_effect.yml deployed 1.0.2, failed a deploy whose index does not
-answer, rolled back and deployed a second app, all under load, then wrote
+answer, rolled back and deployed an app from a private repository over SSH
+(and failed one whose host key is not known), all under load, then wrote
 what it saw on every host to /root/real_hosts.json: the playbook runs, the
 load report, the package settings with their sources, each release's
 packages (uv pip freeze) on every host, release.json and the lock, the
