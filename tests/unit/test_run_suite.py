@@ -85,6 +85,10 @@ def test_a_failed_stage_is_recapped_at_the_end_with_its_fatal_lines() -> None:
     assert 'suite: | fatal: [host]: FAILED! => {"msg": "boom"}' in lines
     assert lines[-1] == "suite: | line 39" and "suite: | line 20" not in lines
     assert not any("good" in line for line in lines)
+    # ansible-test's and make's own words count too.
+    code = "print('ERROR: Found 1 pep8 issue(s)'); " + noise + "raise SystemExit(2)"
+    lines = suite.recap(suite.run([suite.Stage("sanity", [[python, "-c", code]])], 1, io.StringIO()))
+    assert "suite: | ERROR: Found 1 pep8 issue(s)" in lines
 
 
 def test_main_exits_with_the_first_failure(monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -96,49 +100,26 @@ def test_main_exits_with_the_first_failure(monkeypatch) -> None:  # type: ignore
     assert suite.main(["--stages", "--scenarios"]) == 0
 
 
-def _marking_stage(marks, name: str, load: bool, saturates: bool = False) -> "suite.Stage":  # type: ignore[no-untyped-def]
-    code = (f"import time; open({str(marks)!r}, 'a').write('{name} start %f\\n' % time.time()); time.sleep(0.3); "
-            f"open({str(marks)!r}, 'a').write('{name} end %f\\n' % time.time())")
-    return suite.Stage(name, [[sys.executable, "-c", code]], load=load, saturates=saturates)
+def test_two_load_stages_never_overlap_and_a_light_one_runs_beside(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    python = sys.executable
+    marks = tmp_path / "marks"
 
+    def stage(name: str, load: bool) -> "suite.Stage":
+        code = (f"import time; open({str(marks)!r}, 'a').write('{name} start %f\\n' % time.time()); time.sleep(0.3); "
+                f"open({str(marks)!r}, 'a').write('{name} end %f\\n' % time.time())")
+        return suite.Stage(name, [[python, "-c", code]], load=load)
 
-def _marks(marks) -> dict:  # type: ignore[no-untyped-def]
+    timings = suite.run([stage("load1", True), stage("load2", True), stage("light", False)], 2, io.StringIO())
+    assert sorted(t.name for t in timings) == ["light", "load1", "load2"]
     seen = {}
     for line in marks.read_text().splitlines():
         name, what, when = line.split()
         seen[(name, what)] = float(when)
-    return seen
-
-
-def test_a_saturating_load_never_overlaps_another_load_and_a_light_one_runs_beside(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    marks = tmp_path / "marks"
-    stages = [_marking_stage(marks, "hogs", True, saturates=True), _marking_stage(marks, "load2", True),
-              _marking_stage(marks, "light", False)]
-    timings = suite.run(stages, 2, io.StringIO())
-    assert sorted(t.name for t in timings) == ["hogs", "light", "load2"]
-    seen = _marks(marks)
-    first, second = sorted(["hogs", "load2"], key=lambda n: seen[(n, "start")])
+    first, second = sorted(["load1", "load2"], key=lambda n: seen[(n, "start")])
     assert seen[(second, "start")] >= seen[(first, "end")]
     # The light stage ran beside the first load stage, not after both.
     assert seen[("light", "start")] < seen[(first, "end")]
 
-
-def test_two_loads_that_do_not_saturate_run_at_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    marks = tmp_path / "marks"
-    suite.run([_marking_stage(marks, "load1", True), _marking_stage(marks, "load2", True)], 2, io.StringIO())
-    seen = _marks(marks)
-    assert seen[("load2", "start")] < seen[("load1", "end")] and seen[("load1", "start")] < seen[("load2", "end")]
-
-
-def test_a_scenario_saturates_when_it_sets_busy_loops(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    _scenario(tmp_path, "hot", "destroy, create, converge, side_effect, verify, destroy", "side_effect.yml")
-    (tmp_path / "molecule" / "hot" / "side_effect.yml").write_text(
-        "- ansible.builtin.import_tasks: ../shared/tasks/start_load.yml\n  vars:\n    _load_cpu_hogs: 1\n")
-    _scenario(tmp_path, "warm", "destroy, create, converge, side_effect, verify, destroy", "side_effect.yml")
-    (tmp_path / "molecule" / "warm" / "verify.yml").write_text("x: '{{ _load_cpu_hogs_ran }}'\n_load_cpu_hogs: 0\n")
-    by_name = {s.name: s for s in suite.plan([], ["hot", "warm"], root=tmp_path)}
-    assert by_name["molecule hot"].saturates and not by_name["molecule hot setup"].saturates
-    assert not by_name["molecule warm"].saturates
 
 def test_a_scenario_sends_load_when_its_files_run_the_load_generator(tmp_path) -> None:  # type: ignore[no-untyped-def]
     _scenario(tmp_path, "loud", "destroy, create, converge, side_effect, verify, destroy")
