@@ -142,8 +142,14 @@ def run_stage(stage: Stage, log: TextIO) -> Timing:
 
 
 def _command(argv: Sequence[str], log: TextIO, clock: Optional[ActionClock]) -> int:
-    with subprocess.Popen(list(argv), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, errors="replace", bufsize=1) as proc:
+    try:
+        proc = subprocess.Popen(list(argv), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, errors="replace", bufsize=1)
+    except OSError as err:
+        # A command that cannot start (not on PATH, say) fails its stage, as the shell's 127 would.
+        log.write(f"FATAL: cannot run {' '.join(argv)}: {err}\n")
+        return 127
+    with proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             log.write(line)
@@ -342,6 +348,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     failed = [t for t in timings if t.rc != 0]
     if failed:
         return failed[0].rc or 1
+    if len(timings) < len(todo):
+        # A lane that died (an exception in the runner) must not pass for a green run.
+        print(f"suite: FAILED: {len(todo) - len(timings)} of {len(todo)} stages did not end")
+        return 1
     return 0
 
 

@@ -91,6 +91,20 @@ def test_a_failed_stage_is_recapped_at_the_end_with_its_fatal_lines() -> None:
     assert "suite: | ERROR: Found 1 pep8 issue(s)" in lines
 
 
+def test_a_command_that_cannot_start_fails_its_stage() -> None:
+    timings = suite.run([suite.Stage("missing", [["/nonexistent/molecule", "test"]])], 1, io.StringIO())
+    assert [(t.name, t.rc) for t in timings] == [("missing", 127)]
+    assert suite.recap(timings)[1].startswith("suite: | FATAL: cannot run /nonexistent/molecule test: ")
+
+
+def test_main_fails_when_a_stage_never_ended(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    python = sys.executable
+    monkeypatch.setattr(suite, "plan", lambda stages, names: [suite.Stage("a", [[python, "-c", "pass"]]),
+                                                              suite.Stage("b", [[python, "-c", "pass"]])])
+    monkeypatch.setattr(suite, "run", lambda todo, lanes, out: [suite.Timing(name="a", rc=0)])
+    assert suite.main(["--stages", "--scenarios"]) == 1
+
+
 def test_main_exits_with_the_first_failure(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     python = sys.executable
     monkeypatch.setattr(suite, "plan", lambda stages, names: [
