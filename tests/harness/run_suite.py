@@ -64,10 +64,18 @@ ALONE = {"molecule hardening"}
 _ACTION = re.compile(r"^(?:INFO|WARNING|ERROR)\s+(?P<scenario>[\w-]+) \S+ (?P<action>[\w-]+): "
                      r"(?P<what>Executing$|Executed: (?P<result>\w+))")
 _COLOUR = re.compile(r"\x1b\[[0-9;]*m")
-# Lines that say what failed: Ansible's fatal and failed tasks, pytest's failures.
-_TELLING = re.compile(r"^(?:fatal: |failed: |FAILED[: ]|ERROR[: ]|FATAL: )|\bFAILED!|Traceback")
+# Lines that say what failed: Ansible's fatal and failed tasks, pytest's failures
+# ("path::test[case] FAILED", "FAILED path::test - why", an "E   assert" line).
+_TELLING = re.compile(r"^(?:fatal: |failed: |FAILED(?! - RETRYING)[: ]|ERROR[: ]|FATAL: |E {3})|::\S+ FAILED\b|\bFAILED!|Traceback")
+# Molecule 25 draws a box around a command's output: "  │ fatal: [host]: ...".
+_BOX = re.compile(r"^[\s│┃|]+")
 TAIL_LINES = 15
 TELLING_LINES = 10
+
+
+def is_telling(line: str) -> bool:
+    """Whether a line of a failed stage's output says what failed."""
+    return bool(_TELLING.search(_BOX.sub("", _COLOUR.sub("", line), count=1)))
 
 
 @dataclass
@@ -313,7 +321,7 @@ def run(todo: Sequence[Stage], lanes: int, out: TextIO) -> List[Timing]:
                         out.write(line)
                         if timing.rc:
                             last.append(line.rstrip("\n"))
-                            if _TELLING.search(line) and len(telling) < TELLING_LINES:
+                            if is_telling(line) and len(telling) < TELLING_LINES:
                                 telling.append(line.rstrip("\n"))
                     timing.evidence = telling + ["..."] + list(last) if telling else list(last)
                     print(f"suite: {time.monotonic() - began:6.0f} s  end {stage.name}: "

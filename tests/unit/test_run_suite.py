@@ -6,6 +6,8 @@ import io
 import sys
 from itertools import count
 
+import pytest
+
 from _load import load_module
 
 suite = load_module("tests/harness/run_suite.py", "run_suite")
@@ -89,6 +91,21 @@ def test_a_failed_stage_is_recapped_at_the_end_with_its_fatal_lines() -> None:
     code = "print('ERROR: Found 1 pep8 issue(s)'); " + noise + "raise SystemExit(2)"
     lines = suite.recap(suite.run([suite.Stage("sanity", [[python, "-c", code]])], 1, io.StringIO()))
     assert "suite: | ERROR: Found 1 pep8 issue(s)" in lines
+
+
+@pytest.mark.parametrize("line, telling", [
+    ("  \u2502 fatal: [h]: FAILED! => {}", True),
+    ("  \u2502 molecule/x/tests/test_x.py::test_a[plain] FAILED                 [ 50%]", True),
+    ("  \u2502 FAILED molecule/x/tests/test_x.py::test_a[plain] - assert 3 < 2", True),
+    ("  \u2502 E       assert 7.1 < 5", True),
+    ("\x1b[0;31m  \u2502 fatal: [h]: UNREACHABLE! => {}\x1b[0m", True),
+    ("  \u2502 molecule/x/tests/test_x.py::test_a[plain] PASSED                 [ 50%]", False),
+    ("  \u2502   skipped=1    rescued=0    ignored=0", False),
+    ("  \u2502 ok: [h] => (item=FAILED_COUNT)", False),
+    ("  \u2502 FAILED - RETRYING: [h]: Wait for the port (5 retries left).", False),
+])
+def test_molecule_boxed_failures_are_telling(line: str, telling: bool) -> None:
+    assert suite.is_telling(line) is telling
 
 
 def test_a_command_that_cannot_start_fails_its_stage() -> None:
