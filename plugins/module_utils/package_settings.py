@@ -69,6 +69,8 @@ UV_OWN = {
     "retries": ("UV_HTTP_RETRIES",),
     "trusted-host": ("allow-insecure-host", "UV_INSECURE_HOST"),
 }
+# Variables that name a CA bundle for OpenSSL (uv, Python) or requests: the host's trust settings when pip has none.
+CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 LOCAL_CA_DIR = "/usr/local/share/ca-certificates"
 OFFLINE = "gunicorn_offline (the wheelhouse)"
 DEFAULT_INDEX = "https://pypi.org/simple"
@@ -267,6 +269,12 @@ def effective(role: Mapping[str, Any], environ: Mapping[str, str], origin: Mappi
         if key in PIP_KEYS and value not in ("", None, [], False):
             pip_found[key] = (_values(key, value) if isinstance(value, str) else list(value) if isinstance(value, (list, tuple))
                               else value, "role variable %s" % ROLE_VARIABLES.get(key, key))
+    if "cert" not in pip_found:
+        # A CA bundle named only for OpenSSL or requests (often in /etc/environment): pip and the probe are told it too.
+        for name in CA_VARIABLES:
+            if environ.get(name):
+                pip_found["cert"] = (environ[name], "%s (%s)" % (name, origin.get(name, "environment")))
+                break
     if wheelhouse:
         pip_found["no-index"] = (True, OFFLINE)
         pip_found["find-links"] = ([wheelhouse], OFFLINE)
@@ -283,7 +291,7 @@ def effective(role: Mapping[str, Any], environ: Mapping[str, str], origin: Mappi
         uv_found["no-index"] = pip_found["no-index"]
     for key, (value, source) in sorted(pip_found.items()):
         role_set = _forced(source)
-        if role_set or not (source.endswith("(environment)") or source.endswith("]")):
+        if role_set or source.startswith(CA_VARIABLES) or not (source.endswith("(environment)") or source.endswith("]")):
             # pip reads its files and its own environment itself; what the
             # role says, and what only /etc/environment says, it is told.
             pip_environment["PIP_" + key.upper().replace("-", "_")] = _as_text(key, value)
@@ -291,7 +299,12 @@ def effective(role: Mapping[str, Any], environ: Mapping[str, str], origin: Mappi
             continue
         own = [name for name in UV_OWN[key] if (name.isupper() and environ.get(name)) or name in uv_files]
         if own and not role_set:
-            continue  # uv's own setting wins on the host, and uv reads it itself
+            # uv's own setting wins on the host; uv reads its files and its session's
+            # variables itself, and is told those only /etc/environment sets.
+            for name in own:
+                if name.isupper() and origin.get(name, "environment") != "environment":
+                    uv_environment[name] = environ[name]
+            continue
         variable, joiner = UV_VARIABLES[key]
         text = _as_text(key, value, joiner or " ")
         if text:

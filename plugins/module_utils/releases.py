@@ -21,9 +21,13 @@ import tarfile
 import tempfile
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from ansible_collections.fasterapi.deploy.plugins.module_utils import app_lock
+
 RELEASE_JSON = "release.json"
 # The release's packages, resolved once with their hashes (uv pip compile).
 LOCK = "requirements.lock"
+# What `python -m venv` installs by itself.
+_BOOTSTRAP = ("pip", "setuptools")
 _PYTHON_VERSION = "import sys; print('%d.%d' % sys.version_info[:2])"
 # The distributions installed in a venv, as name==version lines, sorted.
 _FREEZE = ("import importlib.metadata as m, json; print(json.dumps(sorted({'%s==%s' % (d.metadata['Name'], d.version)"
@@ -260,10 +264,18 @@ def resolve(path: str, uv: str, python: str, packages: Sequence[str], requiremen
         with open(kept, encoding="utf-8") as handle:
             return {"lock": handle.read(), "source": "release"}
     environment = dict(environment or {})
+    on_host = bool(requirements_file) and os.path.isfile(requirements_file)
+    app_text = _read(requirements_file) if on_host else requirements_text
+    if not python_version and not _runs(python):
+        raise ReleaseError("the Python %s does not run on this host (gunicorn_python)" % python)
     version = python_version or _step(runner, "finding the Python version", [python, "-c", _PYTHON_VERSION], {}).strip()
+    compile_argv = [uv, "pip", "compile", "--quiet", "--generate-hashes", "--no-header", "--python-version", version] + list(extra_args)
+    if app_lock.is_hashed(app_text):
+        return {"lock": _from_app_lock(_shown(requirements_file, path), app_text, packages, compile_argv, environment, runner),
+                "source": "app"}
     with tempfile.TemporaryDirectory(prefix="fasterapi-lock-") as scratch:
         wanted = list(packages)
-        if requirements_file and os.path.isfile(requirements_file):
+        if on_host:
             wanted.append("--requirement %s" % requirements_file)
         elif requirements_text.strip():
             with open(os.path.join(scratch, "requirements.txt"), "w", encoding="utf-8") as handle:
@@ -272,12 +284,63 @@ def resolve(path: str, uv: str, python: str, packages: Sequence[str], requiremen
         source = os.path.join(scratch, "requirements.in")
         with open(source, "w", encoding="utf-8") as handle:
             handle.write("".join(line + "\n" for line in wanted))
-        lock = _step(runner, "resolving its packages (uv pip compile)",
-                     [uv, "pip", "compile", "--quiet", "--universal", "--generate-hashes", "--no-header",
-                      "--python-version", version] + list(extra_args) + [source], environment)
+        lock = _step(runner, "resolving its packages (uv pip compile)", compile_argv[:4] + ["--universal"] + compile_argv[4:] + [source],
+                     environment)
     if not lock_packages(lock):
         raise ReleaseError("resolving its packages (uv pip compile) gave no lock", lock)
     return {"lock": lock, "source": "resolved"}
+
+
+def _shown(requirements_file: str, path: str) -> str:
+    """The requirements file as the role's variable names it: relative to the code, or the path on the host."""
+    code = os.path.join(path, "app") + os.sep
+    name = requirements_file[len(code):] if requirements_file.startswith(code) else requirements_file or "requirements.txt"
+    return "%s (gunicorn_app_requirements_file)" % name
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def _runs(python: str) -> bool:
+    """Whether PYTHON names an executable here (a path, or a name on PATH)."""
+    return bool(shutil.which(python))
+
+
+def _from_app_lock(where: str, text: str, packages: Sequence[str], compile_argv: List[str], environment: Dict[str, str],
+                   runner: Runner) -> str:
+    """The app's hashed lock TEXT, checked against the index, with the collection's PACKAGES added (app_lock.py).
+
+    The check resolves the lock's pins for this platform (every file of each
+    pinned version is listed, whatever its platform); the additions are
+    resolved universally, constrained to the lock's pins.
+    """
+    try:
+        pins, options = app_lock.parse(text, where)
+    except app_lock.LockError as err:
+        raise ReleaseError(str(err)) from err
+    with tempfile.TemporaryDirectory(prefix="fasterapi-lock-") as scratch:
+        constraints = os.path.join(scratch, "constraints.txt")
+        _write_atomically(constraints, "".join(pin.requirement(extras=False) + "\n" for pin in pins), 0o600)
+        source = os.path.join(scratch, "lock-pins.in")
+        _write_atomically(source, "".join(line + "\n" for line in options + [pin.requirement() for pin in pins]), 0o600)
+        compiled = _step(runner, "checking the app's lock %s against the index (uv pip compile)" % where,
+                         compile_argv + ["--constraint", constraints, source], environment)
+        try:
+            app_lock.check(pins, compiled, where)
+        except app_lock.LockError as err:
+            raise ReleaseError(str(err)) from err
+        added: List[app_lock.Pin] = []
+        if packages:
+            wanted = os.path.join(scratch, "collection.in")
+            _write_atomically(wanted, "".join(line + "\n" for line in options + list(packages)), 0o600)
+            compiled = _step(runner, "resolving the collection's packages (%s) with the pins of the app's lock %s (uv pip compile; "
+                                     "gunicorn_version, gunicorn_uvicorn_version and gunicorn_app_requirements must agree with them)"
+                             % (", ".join(packages), where),
+                             compile_argv[:4] + ["--universal"] + compile_argv[4:] + ["--constraint", constraints, wanted], environment)
+            added = app_lock.additions(pins, compiled)
+    return app_lock.merged(text, added)
 
 
 def lock_packages(lock: str) -> List[str]:
@@ -316,8 +379,12 @@ def build(path: str, installer: str, python: str, packages: Sequence[str], uv: s
     try:
         own_by_root(os.path.join(path, "app"))
         requirements = list(packages)
-        if requirements_file and os.path.isfile(requirements_file):
+        app_text = _read(requirements_file) if requirements_file and os.path.isfile(requirements_file) else None
+        if app_text is not None:
             requirements += ["--requirement", requirements_file]
+        if not lock and app_text is not None and app_lock.is_hashed(app_text):
+            raise ReleaseError("%s pins hashes: it is installed as the app's lock, which needs the role's lock "
+                               "(gunicorn_lock: true)" % requirements_file)
         if lock:
             _write_atomically(os.path.join(path, LOCK), lock, 0o644)
             requirements = ["--require-hashes", "--requirement", os.path.join(path, LOCK)]
@@ -333,7 +400,13 @@ def build(path: str, installer: str, python: str, packages: Sequence[str], uv: s
         steps.append("venv")
         metadata["packages"] = installed_packages(venv, runner)
         if lock:
+            # What the lock does not pin got in some other way: refused (the installers' hash checks should make this impossible).
+            stray = app_lock.unexpected(metadata["packages"], lock, bootstrap=_BOOTSTRAP if installer == "pip" else ())
+            if stray:
+                raise ReleaseError("checking the installed packages against the lock failed: %s not in the lock" % ", ".join(stray))
             metadata["lock_sha256"] = hashlib.sha256(lock.encode("utf-8")).hexdigest()
+        # Which path the release took: the app's own lock, a lock resolved by the role, or no lock.
+        metadata["lock_source"] = app_lock.origin(lock, app_text) if lock else "none"
         what = "installing the collection's worker, hooks and hand-over tool"
         purelib = _step(runner, what, [os.path.join(venv, "bin", "python"), "-c",
                                        "import sysconfig; print(sysconfig.get_paths()['purelib'])"], {}).strip()

@@ -21,6 +21,11 @@ description:
     release keeps, else one resolved now by C(uv pip compile --universal --generate-hashes) from O(packages) and the
     requirements file (O(requirements_file) on the host, else O(requirements_text)), for O(python)'s version and newer.
     Run it on one host and give its RV(lock) to every host's C(state=built), so they all install the same packages.
+  - A requirements file with C(--hash) options is the app's lock, never resolved again. Its pins must all be hashed,
+    each hash must name a file of that version on the index, and it must name every package its packages need; else
+    C(state=resolved) fails naming the file and the package, before C(state=built) changes anything.
+    C(state=built) refuses such a file without O(lock), and records in C(release.json) the C(lock_source)
+    (C(app), C(resolved) or C(none)).
   - C(state=current) points C(current) at release O(name) and C(previous) at the release it replaces (or O(previous)),
     each by an atomic rename, writing O(restart_marker) first.
   - C(state=pruned) removes the releases beyond the O(keep) newest built ones; never those C(current) or C(previous) point to.
@@ -201,7 +206,9 @@ lock:
   returned: when state is resolved
   type: str
 lock_source:
-  description: With C(state=resolved), C(release) (the lock the built release keeps) or C(resolved) (resolved now).
+  description:
+    - With C(state=resolved), C(release) (the lock the built release keeps), C(app) (the app's own hashed lock, checked
+      against the index, with O(packages) resolved against its pins and appended) or C(resolved) (resolved now).
   returned: when state is resolved
   type: str
 packages:

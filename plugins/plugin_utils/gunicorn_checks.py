@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ansible_collections.fasterapi.deploy.plugins.module_utils import app_lock
 from ansible_collections.fasterapi.deploy.plugins.plugin_utils import secret_limits
 from ansible_collections.fasterapi.deploy.plugins.plugin_utils.binds import gunicorn_bind, ip_allow_error, ip_allow_reaches_beyond_loopback
 from ansible_collections.fasterapi.deploy.plugins.plugin_utils.checker import (
@@ -201,6 +202,8 @@ class GunicornChecker(Checker):
         if src and not os.path.isdir(src):
             self.add("gunicorn_app_src", src, "is not a directory on the controller",
                      message=f"gunicorn_app_src={show(src)} is not a directory on the controller.")
+        elif src:
+            self.requirements_in(src)
         repo = self.text("gunicorn_app_git_repo")
         if repo:
             version = self.text("gunicorn_app_git_version", "HEAD")
@@ -263,6 +266,33 @@ class GunicornChecker(Checker):
         if clean_path(base) and clean_path(config) and (is_below(base, config) or is_below(config, base)):
             self.add("gunicorn_config_dir", config, f"expected a directory apart from gunicorn_base_dir={base} (neither inside the other)")
 
+    def requirements_in(self, src: str) -> None:
+        """The requirements file in the code on the controller: there when named, and a hashed lock that can be installed."""
+        name = self.text("gunicorn_app_requirements_file", "requirements.txt")
+        if not name or name.startswith("/"):
+            return  # on the host: read there
+        path = os.path.join(src, name)
+        if not os.path.isfile(path):
+            if name != "requirements.txt":  # the default may be absent (no dependencies)
+                self.add("gunicorn_app_requirements_file", name, f"expected a file in gunicorn_app_src ({src}), or the default "
+                                                                 "requirements.txt when the app has none")
+            return
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError) as err:
+            self.add("gunicorn_app_requirements_file", name, f"expected a readable UTF-8 requirements file ({err})")
+            return
+        if not app_lock.is_hashed(text):
+            return
+        if not as_bool(self.get("gunicorn_lock", True)):
+            self.add("gunicorn_lock", False, f"must stay true: {name} pins hashes, and the app's hashed lock is installed as the "
+                                             "release's lock")
+        try:
+            app_lock.parse(text, name)
+        except app_lock.LockError as err:
+            self.add("gunicorn_app_requirements_file", name, f"expected a hashed lock pip can install in hash-checking mode: {err}")
+
     def python_and_packages(self) -> None:
         """The host's Python, the pinned versions, the installer and pip's index, options and offline mode."""
         python = self.get("gunicorn_python", "/usr/bin/python3")
@@ -309,6 +339,11 @@ class GunicornChecker(Checker):
                 self.add("gunicorn_offline_cache_dir", cache, "expected empty (~/.cache/fasterapi-deploy) or an absolute path on the controller")
             if not as_bool(self.get("gunicorn_lock", True)):
                 self.add("gunicorn_lock", False, "must stay true with gunicorn_offline (the wheelhouse holds the lock's wheels)")
+            local = [link for link in links if isinstance(link, str) and link.startswith("/")]
+            if local:
+                self.add("gunicorn_pip_find_links", local,
+                         "with gunicorn_offline the controller finds the packages, and a directory on the host is not there: "
+                         "expected http(s) URLs (the index variables are used on the controller too)")
         if [arg for arg in args if re.match(r"^(-i|--index-url|--extra-index-url|--index)(=|$)", arg)]:
             self.add("gunicorn_pip_extra_args", mask_url(args),
                      "index URLs (which may hold credentials) are passed in pip's environment, never on its command line: "

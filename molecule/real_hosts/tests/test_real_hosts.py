@@ -19,7 +19,7 @@ import pytest
 
 # Where each host's admin put the index and the CA (prepare.yml).
 EXPECTED_SOURCES = {
-    "pipconf": {"index-url": "/etc/pip.conf [global]", "cert": "/etc/pip.conf [global]", "timeout": "/etc/pip.conf [global]"},
+    "pipconf": {"index-url": "/etc/pip.conf [global]", "cert": "SSL_CERT_FILE (/etc/environment)", "timeout": "/etc/pip.conf [global]"},
     "sysca": {"index-url": "PIP_INDEX_URL (/etc/environment)",
               "system trust store": "/usr/local/share/ca-certificates"},
     "userconf": {"index-url": "/root/.config/pip/pip.conf [global]", "cert": "/root/.config/pip/pip.conf [global]"},
@@ -154,3 +154,11 @@ def test_a_private_repository_over_ssh_deploys_with_its_submodule(seen: dict[str
         run = [r for r in seen["runs"] if r["item"]["name"] == "git server whose host key is not known"][0]
         said = run["stdout"] + run["stderr"]
         assert "Host key verification failed" in said, said[said.find("fatal"):][:2000]
+
+
+def test_every_host_installed_the_apps_own_lock_for_1_0_2(seen: dict[str, Any]) -> None:
+    # 1.0.1 ships no lock (the role resolved one); 1.0.2 ships its own hashed lock (side_effect.yml).
+    sources = {release.split("-")[0]: found["release"]["lock_source"] for release, found in seen["releases"].items()}
+    assert sources == {"1.0.1": "resolved", "1.0.2": "app"}, sources
+    kept = [found["lock"] for release, found in seen["releases"].items() if release.startswith("1.0.2-")][0]
+    assert kept.startswith("# The app's lock") and "# Added by fasterapi.deploy" in kept

@@ -5,7 +5,8 @@ fresh requests to --url, sorted), ``runs_from`` (the sorted [cwd, prefix,
 module] triples those answers gave), ``current_real`` (the resolved path of
 /opt/APP/current), ``current`` and ``previous`` (their link targets;
 ``previous`` is "" when there is none), ``releases`` (the names under
-/opt/APP/releases, sorted), ``migrated`` (the text of
+/opt/APP/releases, sorted), ``listing`` (every path under /opt/APP, a
+release's venv and code as one entry each), ``migrated`` (the text of
 current/app/migrated.txt, or null), ``main_pid`` (systemd's MainPID of the
 unit APP, as text) and ``active`` (what ``systemctl is-active`` says).
 """
@@ -30,6 +31,17 @@ def ask(url: str, requests: int) -> tuple[list[str], list[tuple[str, str, str]]]
     return sorted(seen), sorted(runs_from)
 
 
+def listing(base: str) -> list[str]:
+    """Every directory and file under BASE, a release's venv and code counted as one entry each."""
+    found = []
+    for top, dirs, files in os.walk(base):
+        if os.path.basename(top) in ("venv", "app") and os.path.dirname(os.path.dirname(top)).endswith("/releases"):
+            dirs[:] = []
+            continue
+        found += [os.path.join(top, name) for name in dirs + files]
+    return sorted(found)
+
+
 def look(app: str, url: str, requests: int) -> dict[str, Any]:
     """What the app answers and what its directory and unit show."""
     versions, runs_from = ask(url, requests)
@@ -46,6 +58,7 @@ def look(app: str, url: str, requests: int) -> dict[str, Any]:
         "current": os.readlink(f"{base}/current"),
         "previous": os.readlink(f"{base}/previous") if os.path.islink(f"{base}/previous") else "",
         "releases": sorted(os.listdir(f"{base}/releases")),
+        "listing": listing(base),
         "migrated": with_migrated,
         "main_pid": subprocess.check_output(["systemctl", "show", "-p", "MainPID", "--value", app], text=True).strip(),
         "active": subprocess.run(["systemctl", "is-active", app], capture_output=True, text=True, check=False).stdout.strip(),

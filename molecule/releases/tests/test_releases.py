@@ -165,3 +165,74 @@ def test_the_handover_waits_for_what_the_host_runs_not_the_command_line(outcome:
     before = [x for x in outcome["steps"] if x["limit"] in ("", hostname)]
     look, previous = seen(s, hostname), seen(before[before.index(s) - 1], hostname)
     assert look["main_pid"] != previous["main_pid"]  # a new master serves
+
+
+# --- the app's own hashed lock (side_effect.yml makes it from 1.0.11's lock) ------
+
+
+def release_dir(host: Any, version: str) -> str:
+    found = [name for name in host.file("/opt/fasterapi/releases").listdir() if name.startswith(version + "-")]
+    assert len(found) == 1, found
+    return f"/opt/fasterapi/releases/{found[0]}"
+
+
+def pins(lock: str) -> dict[str, str]:
+    """name -> version of each requirement of LOCK (names lower-cased, - for _ and .)."""
+    found = {}
+    for line in lock.splitlines():
+        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)", line)
+        if match:
+            found[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
+    return found
+
+
+@pytest.mark.parametrize(("version", "installer"), [("1.0.12", "uv"), ("1.0.13", "pip")])
+def test_the_apps_hashed_lock_is_what_gets_installed(host: Any, outcome: dict[str, Any], version: str, installer: str) -> None:
+    s = step(outcome, f"deploy {version} with the app's hashed lock ({installer})")
+    assert s["rc"] == 0, s["output"][-3000:]
+    rel = release_dir(host, version)
+    app_lock = host.file(f"{rel}/app/requirements.txt").content_string
+    kept = host.file(f"{rel}/requirements.lock").content_string
+    recorded = json.loads(host.file(f"{rel}/release.json").content_string)
+    # The release's lock is the app's, as it is, then the collection's packages, pinned and hashed.
+    assert "--hash=sha256:" in app_lock and "gunicorn==" not in app_lock
+    assert kept.startswith(app_lock.rstrip("\n")), kept[:500]
+    added = kept[len(app_lock.rstrip("\n")):]
+    assert "# Added by fasterapi.deploy" in added
+    for package in ("gunicorn==27.0.1", "uvicorn==0.54.0", "uvicorn-worker==0.4.0"):
+        block = added[added.index(package):].split("\n\n")[0]
+        assert "--hash=sha256:" in block.split("\n", 2)[1], block
+    assert pins(added).keys().isdisjoint(pins(app_lock).keys())
+    assert recorded["lock_source"] == "app" and recorded["installer"] == installer
+    # What the venv holds is what the lock pins, version for version (pip's venv adds pip and setuptools).
+    code = ("import importlib.metadata as m, json; print(json.dumps(sorted('%s==%s' % (d.metadata['Name'], d.version) "
+            "for d in m.distributions())))")
+    installed = json.loads(host.check_output("%s -c %s", f"{rel}/venv/bin/python", code))
+    assert sorted(installed, key=str.lower) == sorted(recorded["packages"], key=str.lower)
+    locked = pins(kept)
+    for line in installed:
+        name, got = line.split("==", 1)
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        if key in ("pip", "setuptools") and key not in locked:
+            continue
+        assert locked.get(key) == got, (line, locked.get(key))
+    assert {"six", "anyio", "gunicorn", "uvicorn", "uvicorn-worker"} <= {re.sub(r"[-_.]+", "-", i.split("==")[0]).lower() for i in installed}
+
+
+@pytest.mark.parametrize(("name", "version", "says"), [
+    ("a tampered hash in the app's lock", "9.9.8",
+     r"requirements\.txt \(gunicorn_app_requirements_file\): the hash sha256:[0-9a-f]{64} of six==1\.17\.0 matches none of the "
+     r"\d+ files of six 1\.17\.0 on the index"),
+    ("a package missing from the app's lock", "9.9.7",
+     r"requirements\.txt \(gunicorn_app_requirements_file\) does not name anyio, which [a-z-]+(, [a-z-]+)* needs"),
+])
+def test_a_lock_that_is_not_what_the_index_has_is_refused_before_any_change(
+        outcome: dict[str, Any], hostname: str, name: str, version: str, says: str) -> None:
+    s = step(outcome, name)
+    assert re.search(says, s["output"]), s["output"][-3000:]
+    assert "`current` still points to 1.0.13-" in s["output"]
+    before = seen(step(outcome, "deploy 1.0.13 with the app's hashed lock (pip)"), hostname)
+    after = seen(s, hostname)
+    # The same release serves, from the same master, and not a file under /opt/fasterapi was added or removed.
+    assert after == before
+    assert not any(r.startswith(version + "-") for r in after["releases"])

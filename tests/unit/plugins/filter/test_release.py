@@ -156,6 +156,7 @@ def role_variables(venv_files: dict[str, str], **changes: Any) -> dict[str, Any]
         "__gunicorn_packages": {"uv_digest": {"index-url": "https://pypi.example.org/simple"}, "pip_digest": {}},
         "__gunicorn_git": {"changed": False, "before": COMMIT, "after": COMMIT},
         "__gunicorn_source_file": SKIPPED,
+        "gunicorn_offline": False, "_gunicorn_builder_environment": {},
     }
     variables.update(changes)
     return variables
@@ -231,6 +232,26 @@ def test_the_release_is_named_as_the_old_tasks_named_it(case: str, venv_files: d
               [hashlib.sha256(Path(path).read_text(encoding="utf-8").rstrip().encode()).hexdigest()
                for path in venv_files.values()], digest_of]
     assert name == f"{label}-{hashlib.sha256(json.dumps(inputs).encode()).hexdigest()[:12]}"
+
+
+@needs_the_collection_loader
+def test_an_offline_release_is_named_after_where_the_controller_finds_its_packages(venv_files: dict[str, str]) -> None:
+    new = task(TASKS / "main.yml", "Name the release")
+
+    def name(**changes: Any) -> str:
+        variables = name_task_variables(new, role_variables(venv_files, **changes))
+        return str(render(new["ansible.builtin.set_fact"]["__gunicorn_release"], variables))
+
+    extra = {"UV_EXTRA_INDEX_URL": "https://u:secret@wheels.example.org/simple",
+             "PIP_EXTRA_INDEX_URL": "https://u:secret@wheels.example.org/simple"}
+    plain = name()
+    # Online, or offline without index variables: named as before (no release is renamed).
+    assert name(gunicorn_offline=True) == plain and name(_gunicorn_builder_environment=extra) == plain
+    with_extra = name(gunicorn_offline=True, _gunicorn_builder_environment=extra)
+    assert with_extra != plain
+    # Without the credentials: another password, the same release.
+    other = {key: value.replace("secret", "other") for key, value in extra.items()}
+    assert name(gunicorn_offline=True, _gunicorn_builder_environment=other) == with_extra
 
 
 def test_the_filter_names_as_the_old_expression_for_inputs_of_every_kind() -> None:

@@ -199,3 +199,32 @@ def test_target_reads_this_python() -> None:
     assert got["python_version"] == "%d.%d" % sys.version_info[:2]
     assert got["machine"] and got["glibc"].startswith("2.")
     assert ps.target("/nonexistent/python") == {"python_version": "", "machine": "", "glibc": ""}
+
+
+@pytest.mark.parametrize("name", ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"])
+def test_a_ca_bundle_only_etc_environment_names_reaches_both_installers_and_the_probe(root: Path, name: str) -> None:
+    (root / "etc" / "environment").write_text(f'{name}="/etc/ssl/corp/ca.pem"\n')
+    environ, origin = ps.host_environment({"PATH": "/bin"}, str(root / "etc" / "environment"))
+    result = ps.effective({}, environ, origin, str(root / "home"), root=str(root))
+    assert result["pip_environment"]["PIP_CERT"] == "/etc/ssl/corp/ca.pem"
+    assert result["uv_environment"]["SSL_CERT_FILE"] == "/etc/ssl/corp/ca.pem"
+    assert result["index"]["cert"] == "/etc/ssl/corp/ca.pem"  # what the probe trusts
+    assert source(result, "cert") == f"{name} ({root}/etc/environment)"
+    assert source(result, "cert", "uv_settings") == f"{name} ({root}/etc/environment)"
+
+
+def test_pip_configuration_names_the_ca_before_the_environment_does(root: Path) -> None:
+    (root / "etc" / "pip.conf").write_text("[global]\ncert = /etc/ssl/pip.pem\n")
+    result = run(root, {"SSL_CERT_FILE": "/etc/ssl/openssl.pem"}, {})
+    assert source(result, "cert") == f"{root}/etc/pip.conf [global]"
+    assert result["index"]["cert"] == "/etc/ssl/pip.pem"
+    # uv reads SSL_CERT_FILE from its own session: not repeated.
+    assert "SSL_CERT_FILE" not in result["uv_environment"]
+
+
+def test_uv_variables_only_etc_environment_sets_are_passed_to_uv(root: Path) -> None:
+    (root / "etc" / "environment").write_text("UV_INDEX_URL=https://uv.corp.example/simple\n")
+    (root / "etc" / "pip.conf").write_text("[global]\nindex-url = https://pip.corp.example/simple\n")
+    environ, origin = ps.host_environment({}, str(root / "etc" / "environment"))
+    result = ps.effective({}, environ, origin, str(root / "home"), root=str(root))
+    assert result["uv_environment"]["UV_INDEX_URL"] == "https://uv.corp.example/simple"

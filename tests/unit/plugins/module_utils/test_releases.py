@@ -162,7 +162,7 @@ def test_build_with_uv_in_order_and_release_json_last(tmp_path: Path) -> None:
                                "gunicorn==27.0.1", "--requirement", f"{rel}/app/requirements.txt"]
     assert runner.calls[-1][:4] == [f"{rel}/venv/bin/python", "-m", "compileall", "-q"]
     assert (purelib / "fasterapi_deploy_hooks.py").read_text() == "X = 1\n"
-    assert json.loads((rel / "release.json").read_text()) == {"name": "1.0.0-aaaa", "packages": ["gunicorn==27.0.1"]}
+    assert json.loads((rel / "release.json").read_text()) == {"name": "1.0.0-aaaa", "packages": ["gunicorn==27.0.1"], "lock_source": "none"}
     assert not (rel / releases.LOCK).exists()
 
 
@@ -342,3 +342,86 @@ def test_copy_tree_leaves_out_git_entries_and_keeps_links(tmp_path: Path) -> Non
     assert releases.copy_tree(str(src), str(dest)) == 3
     assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*")) == ["lib", "lib/sub", "lib/sub/x.py", "link.py", "main.py"]
     assert os.readlink(dest / "link.py") == "main.py"
+
+
+APP_LOCK = "starlette==0.38.6 \\\n    --hash=sha256:ss01\nanyio==4.16.0 --hash=sha256:aa01\n"
+
+
+class IndexSays(Recorder):
+    """Stands in for uv on an index that has INDEX_HASHES for starlette and anyio, and gunicorn 27.0.1."""
+
+    def __init__(self, tmp_path: Path, starlette_hashes: str = "sha256:ss01 sha256:ss02") -> None:
+        super().__init__(tmp_path)
+        self.starlette = starlette_hashes
+        self.inputs: List[str] = []
+
+    def __call__(self, argv: Sequence[str], environment: Dict[str, str]) -> "subprocess.CompletedProcess[str]":
+        if " compile " not in " ".join(argv):
+            return super().__call__(argv, environment)
+        self.calls.append(list(argv))
+        self.inputs.append(Path(argv[-1]).read_text())
+        hashes = "".join(" \\\n    --hash=%s" % h for h in self.starlette.split())
+        out = "anyio==4.16.0 \\\n    --hash=sha256:aa01\n    # via starlette\nstarlette==0.38.6%s\n    # via -r lock-pins.in\n" % hashes
+        if argv[-1].endswith("collection.in"):
+            out += "gunicorn==27.0.1 \\\n    --hash=sha256:gg01\n    # via -r collection.in\n"
+        return subprocess.CompletedProcess(list(argv), 0, out, "")
+
+
+def test_resolve_installs_the_apps_hashed_lock_as_it_is_plus_the_collections_packages(tmp_path: Path) -> None:
+    rel = _release(tmp_path)
+    (rel / "app" / "requirements.txt").write_text(APP_LOCK)
+    uv = IndexSays(tmp_path)
+    got = releases.resolve(str(rel), "/uv", "python3", ["gunicorn==27.0.1"], requirements_file=str(rel / "app" / "requirements.txt"),
+                           extra_args=["--index-url", "https://mirror/simple"], runner=uv)
+    assert got["source"] == "app"
+    assert got["lock"].startswith(APP_LOCK) and got["lock"].endswith("gunicorn==27.0.1 \\\n    --hash=sha256:gg01\n")
+    check, collection = [call for call in uv.calls if "compile" in call]
+    # The lock's pins for this platform (no --universal), then the collection's packages for every platform, both held to the pins.
+    assert "--universal" not in check and "--universal" in collection
+    assert check[check.index("--constraint") - 2:check.index("--constraint")] == ["--index-url", "https://mirror/simple"]
+    assert uv.inputs == ["starlette==0.38.6\nanyio==4.16.0\n", "gunicorn==27.0.1\n"]
+
+
+def test_resolve_refuses_a_tampered_hash_before_the_release_is_built(tmp_path: Path) -> None:
+    rel = _release(tmp_path)
+    (rel / "app" / "requirements.txt").write_text(APP_LOCK.replace("ss01", "5501"))
+    says = r"^requirements.txt \(gunicorn_app_requirements_file\): the hash sha256:5501 of starlette==0.38.6 matches none"
+    with pytest.raises(releases.ReleaseError, match=says):
+        releases.resolve(str(rel), "/uv", "python3", ["gunicorn==27.0.1"], requirements_file=str(rel / "app" / "requirements.txt"),
+                         runner=IndexSays(tmp_path))
+
+
+def test_resolve_takes_the_hashed_lock_from_the_text_when_the_code_is_not_on_the_host(tmp_path: Path) -> None:
+    got = releases.resolve(str(tmp_path / "r"), "/uv", "python3", [], requirements_file=str(tmp_path / "r" / "app" / "requirements.txt"),
+                           requirements_text=APP_LOCK, runner=IndexSays(tmp_path))
+    assert got == {"lock": APP_LOCK, "source": "app"}
+
+
+def test_resolve_refuses_a_python_that_does_not_run(tmp_path: Path) -> None:
+    with pytest.raises(releases.ReleaseError, match=r"the Python /nonexistent/python3 does not run on this host \(gunicorn_python\)"):
+        releases.resolve(str(tmp_path / "r"), "/uv", "/nonexistent/python3", ["gunicorn"], runner=Recorder(tmp_path))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to root needs root")
+def test_a_hashed_requirements_file_without_the_roles_lock_is_refused(tmp_path: Path) -> None:
+    rel = _release(tmp_path)
+    (rel / "app" / "requirements.txt").write_text(APP_LOCK)
+    with pytest.raises(releases.ReleaseError, match=r"requirements.txt pins hashes: .*gunicorn_lock: true"):
+        releases.build(str(rel), "uv", "python3", ["gunicorn==27.0.1"], uv="/uv", requirements_file=str(rel / "app" / "requirements.txt"),
+                       runner=Recorder(tmp_path))
+    assert not rel.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to root needs root")
+def test_a_build_from_the_apps_lock_records_it_and_refuses_what_the_lock_does_not_pin(tmp_path: Path) -> None:
+    rel = _release(tmp_path)
+    (rel / "app" / "requirements.txt").write_text(APP_LOCK)
+    (tmp_path / "purelib").mkdir()
+    lock = APP_LOCK + "gunicorn==27.0.1 --hash=sha256:gg01\n"
+    releases.build(str(rel), "uv", "python3", [], uv="/uv", requirements_file=str(rel / "app" / "requirements.txt"), lock=lock,
+                   runner=Recorder(tmp_path / "purelib"))
+    assert json.loads((rel / "release.json").read_text())["lock_source"] == "app"
+    rel = _release(tmp_path)
+    with pytest.raises(releases.ReleaseError, match=r"against the lock failed: gunicorn==27.0.1 not in the lock"):
+        releases.build(str(rel), "uv", "python3", [], uv="/uv", lock=APP_LOCK, runner=Recorder(tmp_path / "purelib"))
+    assert not rel.exists()

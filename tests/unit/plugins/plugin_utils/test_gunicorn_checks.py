@@ -369,3 +369,33 @@ def test_a_credential_systemd_would_not_load_is_refused_by_name(tmp_path: Path) 
     assert "status=243/CREDENTIALS" in problem["message"]
     big.write_bytes(b"\1" * (900 * 1024))
     assert problems({"gunicorn_credentials": {"big.key": {"src": str(big)}}}) == []
+
+
+def _code(tmp_path: Path, requirements: str) -> str:
+    (tmp_path / "main.py").write_text("app = None\n")
+    (tmp_path / "requirements.txt").write_text(requirements)
+    return str(tmp_path)
+
+
+@pytest.mark.parametrize(("requirements", "extra", "variable", "fragment"), [
+    ("fastapi==0.115.0 --hash=sha256:ff\nstarlette==0.38.6\n", {}, "gunicorn_app_requirements_file",
+     "requirements.txt: starlette==0.38.6 has no --hash"),
+    ("-e .\nfastapi==0.115.0 --hash=sha256:ff\n", {}, "gunicorn_app_requirements_file", "--no-emit-project"),
+    ("fastapi==0.115.0 --hash=sha256:ff\n", {"gunicorn_lock": False}, "gunicorn_lock", "requirements.txt pins hashes"),
+    ("fastapi\n", {"gunicorn_app_requirements_file": "requirements/prod.txt"}, "gunicorn_app_requirements_file",
+     "expected a file in gunicorn_app_src"),
+    ("fastapi\n", {"gunicorn_offline": True, "gunicorn_pip_find_links": ["/srv/wheels"]}, "gunicorn_pip_find_links",
+     "a directory on the host is not there"),
+])
+def test_build_inputs_in_the_code_are_checked_on_the_controller(
+        tmp_path: Path, requirements: str, extra: dict[str, Any], variable: str, fragment: str) -> None:
+    found = problems({"gunicorn_app_src": _code(tmp_path, requirements), **extra})
+    assert [p["variable"] for p in found] == [variable], found
+    assert fragment in found[0]["message"], found[0]["message"]
+
+
+@pytest.mark.parametrize("requirements", ["fastapi\n", "fastapi==0.115.0 \\\n    --hash=sha256:ff\n"])
+def test_requirements_and_hashed_locks_that_can_be_installed_pass(tmp_path: Path, requirements: str) -> None:
+    assert problems({"gunicorn_app_src": _code(tmp_path, requirements)}) == []
+    assert problems({"gunicorn_app_src": _code(tmp_path, requirements), "gunicorn_offline": True,
+                     "gunicorn_pip_extra_index_urls": ["https://wheels.example.org/simple"]}) == []
