@@ -13,6 +13,7 @@ for uv. Standard library only (it runs on the host).
 
 from __future__ import annotations
 
+import base64
 import configparser
 import json
 import os
@@ -360,6 +361,51 @@ def effective(role: Mapping[str, Any], environ: Mapping[str, str], origin: Mappi
                                             "cert": _as_text("cert", pip_found["cert"][0]) if "cert" in pip_found else ""}}
 
 
+def _opener(index: Mapping[str, str], environ: Mapping[str, str], url: str) -> Any:
+    """A urllib opener for URL with INDEX's CA and the host's proxies (NO_PROXY honoured)."""
+    proxies = {scheme: environ.get(scheme + "_proxy") or environ.get(scheme.upper() + "_PROXY", "")
+               for scheme in ("http", "https")}
+    no_proxy = environ.get("no_proxy") or environ.get("NO_PROXY", "")
+    context = ssl.create_default_context(cafile=index.get("cert") or None)
+    handlers: List[Any] = [urllib.request.HTTPSHandler(context=context)]
+    host = urllib.request.urlparse(url).hostname or ""
+    bypass = any(host == entry.strip().lstrip(".") or host.endswith("." + entry.strip().lstrip("."))
+                 for entry in no_proxy.split(",") if entry.strip())
+    handlers.append(urllib.request.ProxyHandler({} if bypass else {k: v for k, v in proxies.items() if v}))
+    return urllib.request.build_opener(*handlers)
+
+
+def on_index(index: Mapping[str, str], environ: Mapping[str, str], timeout: float, project: str, version: str,
+             opener: Optional[Any] = None) -> Dict[str, Any]:
+    """Whether INDEX's page for PROJECT (the simple API) lists a file of VERSION.
+
+    Returns ``found`` (True, False, or None when the page could not be read:
+    then nothing is concluded) and ``error``.
+    """
+    base = index["url"].rstrip("/")
+    credentials = _CREDENTIALS.search(base)
+    url = "%s/%s/" % (_CREDENTIALS.sub("", base), re.sub(r"[-_.]+", "-", project).lower())
+    headers = {"User-Agent": "fasterapi.deploy index check", "Accept": "text/html"}
+    if credentials:
+        user_password = urllib.request.unquote(credentials.group(0)[:-1])
+        headers["Authorization"] = "Basic " + base64.b64encode(user_password.encode("utf-8")).decode("ascii")
+    try:
+        opener = opener or _opener(index, environ, url)
+        with opener.open(urllib.request.Request(url, headers=headers), timeout=timeout) as response:
+            page = response.read(8 * 1024 * 1024).decode("utf-8", "replace")
+    except urllib.error.HTTPError as err:
+        if err.code == 404:
+            return {"found": False, "error": "%s has no page for %s (HTTP 404)" % (redact(url), project)}
+        return {"found": None, "error": "HTTP %d" % err.code}
+    except (urllib.error.URLError, OSError, ValueError, ssl.SSLError) as err:
+        return {"found": None, "error": str(getattr(err, "reason", err))}
+    # A file's name: the project (any of - _ . between its words, any case), the version, then a wheel's tags or an sdist's suffix.
+    stem = "[-_.]+".join(re.escape(word) for word in re.split(r"[-_.]+", project))
+    wanted = re.compile(r"^%s-%s(-|\.tar\.gz$|\.zip$)" % (stem, re.escape(version)), re.IGNORECASE)
+    found = any(wanted.match(name) for name in re.findall(r">\s*([^<>\s]+)\s*</a>", page))
+    return {"found": found, "error": "" if found else "%s lists no file of %s %s" % (redact(url), project, version)}
+
+
 def probe(index: Mapping[str, str], environ: Mapping[str, str], timeout: float,
           opener: Optional[Any] = None) -> Dict[str, Any]:
     """Ask INDEX (effective()'s "index") once, with its CA and the host's proxies, within TIMEOUT seconds.
@@ -370,18 +416,9 @@ def probe(index: Mapping[str, str], environ: Mapping[str, str], timeout: float,
     # Without credentials: an answer of any kind (401 included) is all this asks for.
     url = _CREDENTIALS.sub("", index["url"]).rstrip("/") + "/"
     started = time.monotonic()
-    proxies = {scheme: environ.get(scheme + "_proxy") or environ.get(scheme.upper() + "_PROXY", "")
-               for scheme in ("http", "https")}
-    no_proxy = environ.get("no_proxy") or environ.get("NO_PROXY", "")
     try:
-        context = ssl.create_default_context(cafile=index.get("cert") or None)
         if opener is None:
-            handlers: List[Any] = [urllib.request.HTTPSHandler(context=context)]
-            host = urllib.request.urlparse(url).hostname or ""
-            bypass = any(host == entry.strip().lstrip(".") or host.endswith("." + entry.strip().lstrip("."))
-                         for entry in no_proxy.split(",") if entry.strip())
-            handlers.append(urllib.request.ProxyHandler({} if bypass else {k: v for k, v in proxies.items() if v}))
-            opener = urllib.request.build_opener(*handlers)
+            opener = _opener(index, environ, url)
         request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": "fasterapi.deploy index check"})
         with opener.open(request, timeout=timeout):
             pass

@@ -48,6 +48,14 @@ options:
   python:
     description: A Python on the host whose version, CPU and glibc to return in RV(target) (what a wheelhouse is built for).
     type: str
+  require:
+    description:
+      - Requirements (C(name==version)) the index must have a file of, asked on the index's page for each project once the
+        probe (O(probe_timeout)) found the index answering; RV(unavailable) lists those it lacks. Not asked when extra
+        indexes or find-links are set (the file could come from there).
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     description: Reads only.
@@ -119,6 +127,11 @@ target:
   description: With O(python), its C(python_version) (C(3.11)), C(machine) (C(x86_64)) and C(glibc) (C(2.36)).
   returned: when python is set
   type: dict
+unavailable:
+  description: The O(require) requirements the index has no file of, each with why (C(requirement), C(error)).
+  returned: always
+  type: list
+  elements: dict
 problems:
   description: Configuration files that could not be read (the installers would stumble on them too).
   returned: always
@@ -140,6 +153,7 @@ def main() -> None:
             "wheelhouse": {"type": "path"},
             "probe_timeout": {"type": "float", "default": 0},
             "python": {"type": "str"},
+            "require": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,
     )
@@ -149,6 +163,14 @@ def main() -> None:
                                         package_settings.system_ca(), wheelhouse=params["wheelhouse"] or "")
     if params["probe_timeout"] > 0 and not params["wheelhouse"]:
         result["index_probe"] = package_settings.probe(result["index"], environ, params["probe_timeout"])
+    result["unavailable"] = []
+    elsewhere = [s for s in result["settings"] if s["setting"] in ("extra-index-url", "find-links")]
+    if params["require"] and result.get("index_probe", {}).get("ok") and not elsewhere:
+        for requirement in params["require"]:
+            project, _sep, version = requirement.partition("==")
+            found = package_settings.on_index(result["index"], environ, params["probe_timeout"], project, version)
+            if found["found"] is False:
+                result["unavailable"].append({"requirement": requirement, "error": found["error"]})
     result["index"]["url"] = package_settings.redact(result["index"]["url"])
     if params["python"]:
         result["target"] = package_settings.target(params["python"])

@@ -228,3 +228,57 @@ def test_uv_variables_only_etc_environment_sets_are_passed_to_uv(root: Path) -> 
     environ, origin = ps.host_environment({}, str(root / "etc" / "environment"))
     result = ps.effective({}, environ, origin, str(root / "home"), root=str(root))
     assert result["uv_environment"]["UV_INDEX_URL"] == "https://uv.corp.example/simple"
+
+
+@pytest.fixture()
+def simple_index():  # type: ignore[no-untyped-def]
+    """A PEP 503 index on loopback with one project, uv (0.13.9: a wheel and an sdist); it records the Authorization it got."""
+    import http.server
+    import threading
+
+    seen: Dict[str, str] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            seen["authorization"] = self.headers.get("Authorization", "")
+            if self.path != "/simple/uv/":
+                self.send_error(404)
+                return
+            body = (b'<html><body><a href="../../f/uv-0.13.9-py3-none-manylinux_2_17_x86_64.whl#sha256=00">'
+                    b"uv-0.13.9-py3-none-manylinux_2_17_x86_64.whl</a>\n<a href=\"x\">uv-0.13.8.tar.gz</a></body></html>")
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield "u:p%%40ss@127.0.0.1:%d" % server.server_port, seen
+    server.shutdown()
+
+
+@pytest.mark.parametrize(("project", "version", "found", "error"), [
+    ("uv", "0.13.9", True, ""), ("UV", "0.13.8", True, ""),
+    ("uv", "0.13.99", False, "/simple/uv/ lists no file of uv 0.13.99"),
+    ("no-such", "1.0", False, "/simple/no-such/ has no page for no-such (HTTP 404)"),
+])
+def test_on_index_reads_the_projects_page(simple_index: Any, project: str, version: str, found: bool, error: str) -> None:
+    address, seen = simple_index
+    got = ps.on_index({"url": f"http://{address}/simple", "cert": ""}, {}, 5, project, version)
+    assert got["found"] is found and got["error"].endswith(error), got
+    assert "p%40ss" not in got["error"] and "p@ss" not in got["error"]
+    import base64
+
+    assert seen["authorization"] == "Basic " + base64.b64encode(b"u:p@ss").decode()
+
+
+def test_on_index_concludes_nothing_when_the_index_does_not_answer() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    assert ps.on_index({"url": f"http://127.0.0.1:{port}/simple", "cert": ""}, {}, 2, "uv", "0.13.9")["found"] is None
