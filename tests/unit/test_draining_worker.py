@@ -133,21 +133,22 @@ def _shutdown_time(monkeypatch: pytest.MonkeyPatch, connections: list[Any], boun
 
 def test_shutdown_gives_answered_idle_connections_a_short_grace_only(monkeypatch: pytest.MonkeyPatch) -> None:
     elapsed, server = _shutdown_time(monkeypatch, [Connection(Answered()), Connection(Answered()), object()], "5")
-    assert worker.IDLE_GRACE - 0.01 <= elapsed < worker.IDLE_GRACE + 0.15 and server.draining is True
+    # The grace, not the 5 s bound (the slack above it is for a saturated CPU: CI measured 0.61 s once).
+    assert worker.IDLE_GRACE - 0.01 <= elapsed < worker.IDLE_GRACE + 1.5 and server.draining is True
     elapsed, _server = _shutdown_time(monkeypatch, [], "5")
-    assert elapsed < 0.05  # no connection: nothing to wait for
+    assert elapsed < worker.IDLE_GRACE - 0.05  # no connection: nothing to wait for, not even the grace
 
 
 def test_shutdown_waits_for_the_first_request_of_a_connection_however_late(monkeypatch: pytest.MonkeyPatch) -> None:
     elapsed, _server = _shutdown_time(monkeypatch, [Connection(None), Connection(Answered())], "5", first_request_after=0.8)
-    assert 0.75 <= elapsed < 1.5  # no fixed pause: as long as the request takes to arrive
+    assert 0.75 <= elapsed < 3.0  # no fixed pause: as long as the request takes to arrive, far less than the bound
 
 
 def test_shutdown_waits_at_most_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    elapsed, _server = _shutdown_time(monkeypatch, [Connection(None)], "0.5")
-    assert 0.49 <= elapsed < 0.8
+    elapsed, _server = _shutdown_time(monkeypatch, [Connection(None)], "1")
+    assert 0.99 <= elapsed < 2.5  # the bound, not the worker's default of 30 s (slack for a saturated CPU)
     elapsed, _server = _shutdown_time(monkeypatch, [Connection(None)], "0")
-    assert elapsed < 0.05
+    assert elapsed < 0.25
 
 
 def test_the_recycler_by_memory_and_by_age() -> None:

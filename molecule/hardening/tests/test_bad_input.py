@@ -4,7 +4,8 @@ Each case runs bad_input.yml (the converged app's settings) with bad
 settings in --extra-vars against both hosts, then asserts on each host: the
 play failed with a message naming the variable, the bad value and what is
 expected; the app still answers; its unit, config, environment file,
-releases, links and master are as they were before the first case.
+releases, links, master and installed tools (uv's virtualenvs) are as they
+were before the first case.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
     "worker class not importable": ({"gunicorn_worker_class": "nosuchmodule.Worker"},
                                     ['gunicorn_worker_class="nosuchmodule.Worker"', "No module named 'nosuchmodule'",
                                      "expected an importable gunicorn worker class"]),
+    # Only the host can tell, in the read before any change: its Python, and the index's uv versions.
+    "python that does not run": ({"gunicorn_python": "/usr/bin/python3.99"},
+                                 ["gunicorn_python=/usr/bin/python3.99 does not run on", "Nothing was changed"]),
+    "uv version the index lacks": ({"gunicorn_uv_version": "0.13.99"},
+                                   ["gunicorn_uv_version=0.13.99", "lists no file of uv 0.13.99", "Nothing was changed"]),
 }
 # Values that must never appear in the output.
 SECRETS = ["s3cr3t-bad"]
@@ -62,6 +68,7 @@ except OSError as err:
 print(json.dumps({"files": {f: digest(f) for f in files},
                   "units": sorted(u for u in os.listdir("/etc/systemd/system") if u.startswith("fasterapi")),
                   "releases": sorted(os.listdir("/opt/fasterapi/releases")),
+                  "tools": sorted(os.listdir("/usr/local/lib/fasterapi-deploy")),
                   "links": [os.readlink("/opt/fasterapi/" + l) if os.path.islink("/opt/fasterapi/" + l) else None
                             for l in ("current", "previous")],
                   "service": show, "health": health}))
