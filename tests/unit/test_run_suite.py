@@ -194,3 +194,31 @@ def test_a_stage_that_runs_alone_has_nothing_beside_it(tmp_path) -> None:  # typ
     for other in ("first", "light1", "light2"):
         assert seen[(other, "end")] <= seen[("lonely", "start")] or seen[(other, "start")] >= seen[("lonely", "end")], other
     assert suite.plan([], [], root=tmp_path) == [] and "molecule hardening" in suite.ALONE
+
+
+def test_a_first_setup_creates_its_containers_before_any_other_scenario(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    python = sys.executable
+    marks = tmp_path / "marks"
+
+    def stage(name: str, molecule: bool = True, first: bool = False) -> "suite.Stage":
+        code = (f"import time; open({str(marks)!r}, 'a').write('{name} start %f\\n' % time.time()); time.sleep(0.3); "
+                f"open({str(marks)!r}, 'a').write('{name} end %f\\n' % time.time())")
+        return suite.Stage(name, [[python, "-c", code]], molecule=molecule, first=first)
+
+    # Listed last, it is still taken first; a make target may run beside it, a scenario may not.
+    suite.run([stage("other scenario"), stage("lint", molecule=False), stage("hardening setup", first=True)], 2, io.StringIO())
+    seen = {}
+    for line in marks.read_text().splitlines():
+        name, what, when = line.rsplit(" ", 2)
+        seen[(name, what)] = float(when)
+    assert seen[("other scenario", "start")] >= seen[("hardening setup", "end")]
+    assert seen[("lint", "start")] < seen[("hardening setup", "end")]
+
+
+def test_hardenings_setup_is_planned_first(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    for name in ("aaa", "hardening"):
+        _scenario(tmp_path, name, "destroy, create, converge, side_effect, verify, destroy")
+        (tmp_path / "molecule" / name / "side_effect.yml").write_text("- ansible.builtin.import_tasks: ../shared/tasks/start_load.yml\n")
+    planned = suite.plan(["lint"], ["aaa", "hardening"], root=tmp_path)
+    assert [s.name for s in planned][0] == "molecule hardening setup" and planned[0].first
+    assert not any(s.first for s in planned[1:])
