@@ -71,7 +71,10 @@ _ACTION = re.compile(r"^(?:INFO|WARNING|ERROR)\s+(?P<scenario>[\w-]+) \S+ (?P<ac
 _COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 # Lines that say what failed: Ansible's fatal and failed tasks, pytest's failures
 # ("path::test[case] FAILED", "FAILED path::test - why", an "E   assert" line).
-_TELLING = re.compile(r"^(?:fatal: |failed: |FAILED(?! - RETRYING)[: ]|ERROR[: ]|FATAL: |E {3})|::\S+ FAILED\b|\bFAILED!|Traceback")
+# Ansible's "fatal: [host]" and "failed: [host] (item=...)" (not a report's "failed: {}"), pytest's
+# "FAILED test" and "test FAILED [ 55%]" (even wrapped), its "E   " lines, errors and tracebacks.
+_TELLING = re.compile(r"^(?:fatal: \[|failed: \[|FAILED(?! - RETRYING)[: ]|ERROR[: ]|FATAL: |E {3})|::\S+ FAILED\b"
+                      r"| FAILED +\[ *\d+%\]|\bFAILED!|Traceback")
 # Molecule 25 draws a box around a command's output: "  │ fatal: [host]: ...".
 _BOX = re.compile(r"^[\s│┃|]+")
 TAIL_LINES = 15

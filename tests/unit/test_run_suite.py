@@ -103,6 +103,10 @@ def test_a_failed_stage_is_recapped_at_the_end_with_its_fatal_lines() -> None:
     ("  \u2502   skipped=1    rescued=0    ignored=0", False),
     ("  \u2502 ok: [h] => (item=FAILED_COUNT)", False),
     ("  \u2502 FAILED - RETRYING: [h]: Wait for the port (5 retries left).", False),
+    ("  \u2502   rdening-debian12] FAILED [ 55%]", True),
+    ("  \u2502 failed: [h] (item=hang) => {}", True),
+    ("  \u2502             failed: {}", False),
+    ("  \u2502     failed_total: 0", False),
 ])
 def test_molecule_boxed_failures_are_telling(line: str, telling: bool) -> None:
     assert suite.is_telling(line) is telling
