@@ -249,7 +249,7 @@ def own_by_root(path: str) -> None:
 
 def resolve(path: str, uv: str, python: str, packages: Sequence[str], requirements_file: str = "",
             requirements_text: str = "", extra_args: Sequence[str] = (), environment: Optional[Dict[str, str]] = None,
-            runner: Runner = run, python_version: str = "") -> Dict[str, str]:
+            runner: Runner = run, python_version: str = "", requirements_required: bool = False) -> Dict[str, str]:
     """The lock of release PATH: its PATH/requirements.lock when it has one, else resolved now.
 
     Resolving takes PACKAGES and the requirements file (REQUIREMENTS_FILE on
@@ -266,6 +266,8 @@ def resolve(path: str, uv: str, python: str, packages: Sequence[str], requiremen
     environment = dict(environment or {})
     on_host = bool(requirements_file) and os.path.isfile(requirements_file)
     app_text = _read(requirements_file) if on_host else requirements_text
+    if requirements_required and not on_host and not requirements_text:
+        raise ReleaseError(_missing(requirements_file, path))
     if not python_version and not _runs(python):
         raise ReleaseError("the Python %s does not run on this host (gunicorn_python)" % python)
     version = python_version or _step(runner, "finding the Python version", [python, "-c", _PYTHON_VERSION], {}).strip()
@@ -296,6 +298,10 @@ def _shown(requirements_file: str, path: str) -> str:
     code = os.path.join(path, "app") + os.sep
     name = requirements_file[len(code):] if requirements_file.startswith(code) else requirements_file or "requirements.txt"
     return "%s (gunicorn_app_requirements_file)" % name
+
+
+def _missing(requirements_file: str, path: str) -> str:
+    return "%s is not in the code; expected the file the app's requirements are in" % _shown(requirements_file, path)
 
 
 def _read(path: str) -> str:
@@ -362,7 +368,7 @@ def installed_packages(venv: str, runner: Runner = run) -> List[str]:
 def build(path: str, installer: str, python: str, packages: Sequence[str], uv: str = "",
           requirements_file: str = "", extra_args: Sequence[str] = (), environment: Optional[Dict[str, str]] = None,
           venv_files: Optional[Dict[str, str]] = None, metadata: Optional[Dict[str, Any]] = None, runner: Runner = run,
-          lock: str = "") -> List[str]:
+          lock: str = "", requirements_required: bool = False) -> List[str]:
     """Build PATH/venv for the code in PATH/app, write VENV_FILES (name: text) into it, and write release.json last.
 
     With LOCK (a requirements file with hashes, from resolve()), it is kept
@@ -380,6 +386,8 @@ def build(path: str, installer: str, python: str, packages: Sequence[str], uv: s
         own_by_root(os.path.join(path, "app"))
         requirements = list(packages)
         app_text = _read(requirements_file) if requirements_file and os.path.isfile(requirements_file) else None
+        if requirements_required and app_text is None:
+            raise ReleaseError(_missing(requirements_file, path))
         if app_text is not None:
             requirements += ["--requirement", requirements_file]
         if not lock and app_text is not None and app_lock.is_hashed(app_text):

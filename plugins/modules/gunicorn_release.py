@@ -94,6 +94,13 @@ options:
   requirements_file:
     description: With C(state=built) and C(state=resolved), a requirements file installed too when it exists.
     type: path
+  requirements_required:
+    description:
+      - With C(state=built) and C(state=resolved), fail when O(requirements_file) is not in the code (and, resolving, no
+        O(requirements_text) stands for it), instead of installing without it. The role sets it when
+        C(gunicorn_app_requirements_file) is not the default.
+    type: bool
+    default: false
   python_version:
     description:
       - With C(state=resolved), the Python version (C(3.11)) the lock is for, instead of asking O(python); for a builder
@@ -270,7 +277,7 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
             got = releases.resolve(path, params["uv"], params["python"], params["packages"],
                                    requirements_file=params["requirements_file"] or "", requirements_text=params["requirements_text"],
                                    extra_args=params["extra_args"], environment={str(k): str(v) for k, v in params["environment"].items()},
-                                   python_version=params["python_version"])
+                                   python_version=params["python_version"], requirements_required=params["requirements_required"])
         except releases.ReleaseError as err:
             module.fail_json(msg="Release %s was not built: %s." % (name, err), output=err.output[-4000:])
         return _result(base, lock=got["lock"], lock_source=got["source"], packages=releases.lock_packages(got["lock"]))
@@ -296,7 +303,7 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
                 requirements_file=params["requirements_file"] or "", extra_args=params["extra_args"],
                 environment={str(k): str(v) for k, v in params["environment"].items()},
                 venv_files={str(k): str(v) for k, v in params["venv_files"].items()}, metadata=params["metadata"],
-                lock=params["lock"])
+                lock=params["lock"], requirements_required=params["requirements_required"])
         except releases.ReleaseError as err:
             module.fail_json(msg="Release %s was not built: %s." % (name, err), output=err.output[-4000:], step=str(err))
         return _result(base, changed=True, steps=steps)
@@ -336,6 +343,7 @@ def main() -> None:
             "packages": {"type": "list", "elements": "str", "default": []},
             "requirements_file": {"type": "path"},
             "requirements_text": {"type": "str", "default": ""},
+            "requirements_required": {"type": "bool", "default": False},
             "python_version": {"type": "str", "default": ""},
             "lock": {"type": "str", "default": ""},
             "extra_args": {"type": "list", "elements": "str", "default": []},

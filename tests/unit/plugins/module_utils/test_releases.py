@@ -425,3 +425,15 @@ def test_a_build_from_the_apps_lock_records_it_and_refuses_what_the_lock_does_no
     with pytest.raises(releases.ReleaseError, match=r"against the lock failed: gunicorn==27.0.1 not in the lock"):
         releases.build(str(rel), "uv", "python3", [], uv="/uv", lock=APP_LOCK, runner=Recorder(tmp_path / "purelib"))
     assert not rel.exists()
+
+
+def test_a_requirements_file_that_must_be_there_and_is_not_is_refused_naming_the_variable(tmp_path: Path) -> None:
+    rel = _release(tmp_path)
+    says = r"^requirements/prod.txt \(gunicorn_app_requirements_file\) is not in the code"
+    with pytest.raises(releases.ReleaseError, match=says):
+        releases.resolve(str(rel), "/uv", "python3", ["gunicorn"], requirements_file=str(rel / "app" / "requirements" / "prod.txt"),
+                         requirements_required=True, runner=Recorder(tmp_path))
+    with pytest.raises(releases.ReleaseError, match=says):
+        releases.build(str(rel), "uv", "python3", ["gunicorn"], uv="/uv", requirements_file=str(rel / "app" / "requirements" / "prod.txt"),
+                       requirements_required=True, runner=Recorder(tmp_path))
+    assert not rel.exists()
