@@ -22,6 +22,7 @@ import re
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 _HASH = re.compile(r"--hash[=\s]+(\S+)")
+_DIRECT = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[[^\]]*\])?\s*@\s*\S+")
 _PIN = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(\[[^\]]*\])?\s*==\s*([^\s;=*]+)\s*(?:;\s*(.+?))?\s*$")
 # Options a hashed lock may carry: where packages come from, and how.
 _KEPT_OPTIONS = ("--index-url", "-i", "--extra-index-url", "--find-links", "-f", "--no-index", "--prefer-binary",
@@ -183,16 +184,34 @@ def origin(lock: str, requirements: Optional[str]) -> str:
     return "resolved"
 
 
+def direct_references(text: str) -> Set[str]:
+    """The canonical names of TEXT's requirements by path or URL: ``name @ url``, or a wheel file's path (the app's own)."""
+    found = set()
+    for line in logical_lines(text):
+        spec = _HASH.sub("", line).strip()
+        match = _DIRECT.match(spec)
+        if match:
+            found.add(canonical(match.group(1)))
+        elif spec.split(";")[0].strip().endswith(".whl"):
+            # A wheel's file name begins with its project (separators as _) and version.
+            found.add(canonical(spec.split(";")[0].strip().rsplit("/", 1)[-1].split("-")[0]))
+    return found
+
+
 def unexpected(installed: Sequence[str], lock: str, bootstrap: Sequence[str] = ()) -> List[str]:
-    """The name==version INSTALLED that LOCK does not pin (BOOTSTRAP: names a new venv brings, allowed when not pinned)."""
+    """The name==version INSTALLED that LOCK does not pin (BOOTSTRAP: names a new venv brings, allowed when not pinned).
+
+    A ``name @ url`` requirement of the lock (the app's own wheel) allows that name at its version.
+    """
     pinned = {(canonical(pin.name), pin.version) for pin in parse_compiled(lock)[0]}
-    names = {key for key, _version in pinned}
+    direct = direct_references(lock)
+    names = {key for key, _version in pinned} | direct
     allowed = {canonical(name) for name in bootstrap}
     found = []
     for line in installed:
         name, version = line.split("==", 1) if "==" in line else (line, "")
         key = canonical(name)
-        if (key, version) in pinned or (key in allowed and key not in names):
+        if (key, version) in pinned or key in direct or (key in allowed and key not in names):
             continue
         found.append(line)
     return found

@@ -115,3 +115,17 @@ def test_unexpected_lists_what_the_lock_does_not_pin() -> None:
     installed = ["anyio==4.16.0", "Click==8.1.7", "pip==23.0.1", "setuptools==66.1.1", "starlette==0.38.7", "six==1.16.0"]
     assert app_lock.unexpected(installed, LOCK, bootstrap=("pip", "setuptools")) == ["starlette==0.38.7", "six==1.16.0"]
     assert app_lock.unexpected(installed, LOCK) == ["pip==23.0.1", "setuptools==66.1.1", "starlette==0.38.7", "six==1.16.0"]
+
+
+def test_the_apps_own_wheel_named_by_its_path_is_in_the_lock() -> None:
+    lock = LOCK + "fasterapi-sample-app @ file:///opt/app/releases/r/fasterapi_sample_app-1.0.7-py3-none-any.whl \\\n    --hash=sha256:ab\n"
+    assert app_lock.direct_references(lock) == {"fasterapi-sample-app"}
+    assert app_lock.unexpected(["fasterapi_sample_app==1.0.7", "anyio==4.16.0"], lock) == []
+    assert app_lock.unexpected(["other-app==1.0.7"], lock) == ["other-app==1.0.7"]
+
+
+def test_the_apps_own_wheel_as_uv_writes_it_a_path_is_in_the_lock() -> None:
+    # uv pip compile --generate-hashes of a wheel file (uv 0.13): its path, its hash.
+    lock = LOCK + "/opt/app/releases/r/fasterapi_sample_app-1.0.7-py3-none-any.whl \\\n    --hash=sha256:0f89\n    # via -r x.in\n"
+    assert app_lock.direct_references(lock) == {"fasterapi-sample-app"}
+    assert app_lock.unexpected(["fasterapi-sample-app==1.0.7", "anyio==4.16.0", "click==8.1.7"], lock) == []
