@@ -55,7 +55,8 @@ EXPECTED = {
     "galaxy-import": 40, "unit": 30,
 }
 
-# Load stages that run with nothing beside them. hardening restarts its
+# Load stages that run with no other scenario beside them (make targets may:
+# they start no container). hardening restarts its
 # containers (docker restart) and expects each to come back with its address,
 # on which one of its sockets listens: Docker gives the lowest free address,
 # so a container created meanwhile by another stage would take it.
@@ -257,7 +258,8 @@ def plan(stages: Sequence[str], names: Sequence[str], root: Path = ROOT) -> List
     ordered = [stage for i in pairs for stage in loaded[i:i + 2]]
     ordered += sorted(light, key=by_time)
     ordered += sorted((Stage(t, [["make", "--no-print-directory", t]]) for t in stages), key=by_time)
-    return sorted(ordered, key=lambda stage: not stage.first)
+    # FIRST setups, then the ALONE stages (each taken as soon as its setup has ended), then the rest.
+    return sorted(ordered, key=lambda stage: (not stage.first, not stage.alone))
 
 
 def _mentions_load(path: Path) -> bool:
@@ -287,7 +289,10 @@ def run(todo: Sequence[Stage], lanes: int, out: TextIO) -> List[Timing]:
             return False
         if stage.molecule and not stage.first and any(other.first for other in waiting + running):
             return False  # no container of another scenario before those of a FIRST setup
-        if any(other.alone for other in running) or (stage.alone and running):
+        # ALONE: no other scenario beside it (make targets start no container).
+        if stage.molecule and any(other.alone for other in running):
+            return False
+        if stage.alone and any(other.molecule for other in running):
             return False
         if stage.load and any(other.load for other in running):
             return False

@@ -185,18 +185,27 @@ def test_a_stage_that_runs_alone_has_nothing_beside_it(tmp_path) -> None:  # typ
     python = sys.executable
     marks = tmp_path / "marks"
 
-    def stage(name: str, alone: bool = False) -> "suite.Stage":
+    def stage(name: str, alone: bool = False, molecule: bool = True) -> "suite.Stage":
         code = (f"import time; open({str(marks)!r}, 'a').write('{name} start %f\\n' % time.time()); time.sleep(0.3); "
                 f"open({str(marks)!r}, 'a').write('{name} end %f\\n' % time.time())")
-        return suite.Stage(name, [[python, "-c", code]], alone=alone)
+        return suite.Stage(name, [[python, "-c", code]], alone=alone, molecule=molecule)
+
+    def seen() -> dict:
+        found = {}
+        for line in marks.read_text().splitlines():
+            name, what, when = line.split()
+            found[(name, what)] = float(when)
+        return found
 
     suite.run([stage("first"), stage("lonely", alone=True), stage("light1"), stage("light2")], 2, io.StringIO())
-    seen = {}
-    for line in marks.read_text().splitlines():
-        name, what, when = line.split()
-        seen[(name, what)] = float(when)
+    times = seen()
     for other in ("first", "light1", "light2"):
-        assert seen[(other, "end")] <= seen[("lonely", "start")] or seen[(other, "start")] >= seen[("lonely", "end")], other
+        assert times[(other, "end")] <= times[("lonely", "start")] or times[(other, "start")] >= times[("lonely", "end")], other
+    # A make target starts no container: it may run beside.
+    marks.unlink()
+    suite.run([stage("lonely", alone=True), stage("make", molecule=False)], 2, io.StringIO())
+    times = seen()
+    assert times[("make", "start")] < times[("lonely", "end")] and times[("make", "end")] > times[("lonely", "start")]
     assert suite.plan([], [], root=tmp_path) == [] and "molecule hardening" in suite.ALONE
 
 
@@ -224,5 +233,6 @@ def test_hardenings_setup_is_planned_first(tmp_path) -> None:  # type: ignore[no
         _scenario(tmp_path, name, "destroy, create, converge, side_effect, verify, destroy")
         (tmp_path / "molecule" / name / "side_effect.yml").write_text("- ansible.builtin.import_tasks: ../shared/tasks/start_load.yml\n")
     planned = suite.plan(["lint"], ["aaa", "hardening"], root=tmp_path)
-    assert [s.name for s in planned][0] == "molecule hardening setup" and planned[0].first
+    assert [s.name for s in planned][:2] == ["molecule hardening setup", "molecule hardening"]
+    assert planned[0].first and planned[1].alone
     assert not any(s.first for s in planned[1:])
