@@ -181,49 +181,47 @@ def test_a_load_stage_waits_for_its_setup_and_is_not_run_when_the_setup_failed(t
     assert timings["b (not run: b setup failed)"] == 4
 
 
-def test_a_stage_that_runs_alone_has_nothing_beside_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    python = sys.executable
-    marks = tmp_path / "marks"
+class Timed:
+    """Stages that sleep 0.3 s and mark when they start and end in one file, and those marks read back."""
 
-    def stage(name: str, alone: bool = False, molecule: bool = True) -> "suite.Stage":
+    def __init__(self, marks) -> None:  # type: ignore[no-untyped-def]
+        self.marks = marks
+
+    def stage(self, name: str, **kind: bool) -> "suite.Stage":
+        marks = self.marks
         code = (f"import time; open({str(marks)!r}, 'a').write('{name} start %f\\n' % time.time()); time.sleep(0.3); "
                 f"open({str(marks)!r}, 'a').write('{name} end %f\\n' % time.time())")
-        return suite.Stage(name, [[python, "-c", code]], alone=alone, molecule=molecule)
+        return suite.Stage(name, [[sys.executable, "-c", code]], **{"molecule": True, **kind})
 
-    def seen() -> dict:
+    def seen(self) -> dict:
         found = {}
-        for line in marks.read_text().splitlines():
-            name, what, when = line.split()
+        for line in self.marks.read_text().splitlines():
+            name, what, when = line.rsplit(" ", 2)
             found[(name, what)] = float(when)
+        self.marks.unlink()
         return found
 
-    suite.run([stage("first"), stage("lonely", alone=True), stage("light1"), stage("light2")], 2, io.StringIO())
-    times = seen()
+
+def test_a_stage_that_runs_alone_has_nothing_beside_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    timed = Timed(tmp_path / "marks")
+    suite.run([timed.stage("first"), timed.stage("lonely", alone=True), timed.stage("light1"), timed.stage("light2")],
+              2, io.StringIO())
+    times = timed.seen()
     for other in ("first", "light1", "light2"):
         assert times[(other, "end")] <= times[("lonely", "start")] or times[(other, "start")] >= times[("lonely", "end")], other
     # A make target starts no container: it may run beside.
-    marks.unlink()
-    suite.run([stage("lonely", alone=True), stage("make", molecule=False)], 2, io.StringIO())
-    times = seen()
+    suite.run([timed.stage("lonely", alone=True), timed.stage("make", molecule=False)], 2, io.StringIO())
+    times = timed.seen()
     assert times[("make", "start")] < times[("lonely", "end")] and times[("make", "end")] > times[("lonely", "start")]
     assert suite.plan([], [], root=tmp_path) == [] and "molecule hardening" in suite.ALONE
 
 
 def test_a_first_setup_creates_its_containers_before_any_other_scenario(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    python = sys.executable
-    marks = tmp_path / "marks"
-
-    def stage(name: str, molecule: bool = True, first: bool = False) -> "suite.Stage":
-        code = (f"import time; open({str(marks)!r}, 'a').write('{name} start %f\\n' % time.time()); time.sleep(0.3); "
-                f"open({str(marks)!r}, 'a').write('{name} end %f\\n' % time.time())")
-        return suite.Stage(name, [[python, "-c", code]], molecule=molecule, first=first)
-
+    timed = Timed(tmp_path / "marks")
     # Listed last, it is still taken first; a make target may run beside it, a scenario may not.
-    suite.run([stage("other scenario"), stage("lint", molecule=False), stage("hardening setup", first=True)], 2, io.StringIO())
-    seen = {}
-    for line in marks.read_text().splitlines():
-        name, what, when = line.rsplit(" ", 2)
-        seen[(name, what)] = float(when)
+    suite.run([timed.stage("other scenario"), timed.stage("lint", molecule=False), timed.stage("hardening setup", first=True)],
+              2, io.StringIO())
+    seen = timed.seen()
     assert seen[("other scenario", "start")] >= seen[("hardening setup", "end")]
     assert seen[("lint", "start")] < seen[("hardening setup", "end")]
 
