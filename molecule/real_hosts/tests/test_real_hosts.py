@@ -34,14 +34,6 @@ def normal(lines: Iterable[str]) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def hostname(host: Any) -> str:
-    name = host.backend.get_hostname()
-    if name not in EXPECTED_SOURCES:
-        pytest.skip("the index host deploys nothing")
-    return name
-
-
-@pytest.fixture(scope="module")
 def seen(host: Any, hostname: str) -> dict[str, Any]:
     return json.loads(host.file("/root/real_hosts.json").content_string)
 

@@ -7,11 +7,13 @@ module] triples those answers gave), ``current_real`` (the resolved path of
 ``previous`` is "" when there is none), ``releases`` (the names under
 /opt/APP/releases, sorted), ``listing`` (every path under /opt/APP, a
 release's venv and code as one entry each), ``migrated`` (the text of
-current/app/migrated.txt, or null), ``main_pid`` (systemd's MainPID of the
+current/app/migrated.txt, or null), ``packages`` (the distributions
+installed in current's venv, by name, sorted), ``main_pid`` (systemd's MainPID of the
 unit APP, as text) and ``active`` (what ``systemctl is-active`` says).
 """
 
 import argparse
+import glob
 import json
 import os
 import subprocess
@@ -42,6 +44,12 @@ def listing(base: str) -> list[str]:
     return sorted(found)
 
 
+def packages(venv: str) -> list[str]:
+    """The names of the distributions installed in VENV (from their .dist-info directories)."""
+    found = glob.glob(f"{venv}/lib/python3*/site-packages/*.dist-info")
+    return sorted(os.path.basename(path).split("-")[0].lower().replace("_", "-") for path in found)
+
+
 def look(app: str, url: str, requests: int) -> dict[str, Any]:
     """What the app answers and what its directory and unit show."""
     versions, runs_from = ask(url, requests)
@@ -60,6 +68,7 @@ def look(app: str, url: str, requests: int) -> dict[str, Any]:
         "releases": sorted(os.listdir(f"{base}/releases")),
         "listing": listing(base),
         "migrated": with_migrated,
+        "packages": packages(f"{base}/current/venv"),
         "main_pid": subprocess.check_output(["systemctl", "show", "-p", "MainPID", "--value", app], text=True).strip(),
         "active": subprocess.run(["systemctl", "is-active", app], capture_output=True, text=True, check=False).stdout.strip(),
     }

@@ -1,6 +1,6 @@
 """Verify the rolling restarts done by side_effect.yml (testinfra).
 
-side_effect.yml deployed 1.0.2 to 1.0.6 under load, then two broken versions
+side_effect.yml deployed 1.0.2 to 1.0.4 under load, reloaded to 1.0.7, then two broken versions
 under load, then stopped the service, then made workers leak memory past
 their limit under load; it wrote what it saw to the host.
 """
@@ -23,11 +23,11 @@ def broken(host: Any) -> dict[str, Any]:
     return json.loads(host.file("/root/broken.json").content_string)
 
 
-def test_five_rolling_restarts_each_hand_the_main_pid_to_a_new_master(rolling: dict[str, Any]) -> None:
+def test_three_rolling_restarts_each_hand_the_main_pid_to_a_new_master(rolling: dict[str, Any]) -> None:
     restarts = rolling["restarts"]
-    assert [r["version"] for r in restarts] == ["1.0.2", "1.0.3", "1.0.4", "1.0.5", "1.0.6"]
+    assert [r["version"] for r in restarts] == ["1.0.2", "1.0.3", "1.0.4"]
     masters = [restarts[0]["master_before"]] + [r["master_after"] for r in restarts]
-    assert len(set(masters)) == 6, masters
+    assert len(set(masters)) == 4, masters
     for r in restarts:
         assert r["active"] == "active"
         assert r["handover"]["strategy"] == "rolling"
@@ -59,7 +59,7 @@ def test_no_request_failed_with_fresh_connections(rolling: dict[str, Any]) -> No
     fresh = rolling["load"]["fresh"]
     assert fresh["sent"] > 1000
     assert fresh["failed_total"] == 0, fresh["failed"]
-    assert set(fresh["versions"]) >= {"1.0.1", "1.0.2", "1.0.3", "1.0.4", "1.0.5", "1.0.6", "1.0.7"}
+    assert set(fresh["versions"]) >= {"1.0.1", "1.0.2", "1.0.3", "1.0.4", "1.0.7"}
 
 
 def test_keepalive_failures_stay_rare(rolling: dict[str, Any]) -> None:

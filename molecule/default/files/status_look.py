@@ -1,4 +1,4 @@
-"""What the host itself shows of each app named on the command line, as JSON, for the status scenario's verifier."""
+"""What the host itself shows of each app named on the command line, as JSON, for the status tests (default scenario)."""
 
 import json
 import os
