@@ -276,7 +276,7 @@ def test_at_most_ready_setups_wait_for_their_load_and_one_runs_at_a_time(tmp_pat
         name, what, when = line.rsplit(" ", 2)
         seen[(name, what)] = float(when)
     setups = sorted((seen[(f"{n} setup", "start")], seen[(f"{n} setup", "end")]) for n in "abc")
-    assert all(end <= next_start for (_, end), (next_start, _) in zip(setups, setups[1:]))  # one at a time
+    assert all(end <= next_start for (_start, end), (next_start, _end) in zip(setups, setups[1:]))  # one at a time
     # a and b were set up while the long load ran; c only once a's load could start, after it (READY = 2).
     assert suite.READY == 2
     assert seen[("b setup", "end")] < seen[("long", "end")]
