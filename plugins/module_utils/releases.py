@@ -34,6 +34,10 @@ _FREEZE = ("import importlib.metadata as m, json; print(json.dumps(sorted({'%s==
            " for d in m.distributions() if d.metadata['Name']}, key=str.lower)))")
 
 
+# What uv says when a pinned version is not on the index page it read.
+_STALE_PAGE = "No solution found when resolving dependencies"
+
+
 class ReleaseError(Exception):
     """A step of a release failed; the message names it, ``output`` holds what the command said."""
 
@@ -404,7 +408,16 @@ def build(path: str, installer: str, python: str, packages: Sequence[str], uv: s
             _step(runner, what, [python, "-m", "venv", venv], environment)
             install = [os.path.join(venv, "bin", "pip"), "install", "--require-virtualenv"]
         if requirements:
-            _step(runner, what, install + list(extra_args) + requirements, environment)
+            argv = install + list(extra_args) + requirements
+            try:
+                _step(runner, what, argv, environment)
+            except ReleaseError as err:
+                # The lock pins what the index listed when it was resolved. uv's cached copy of an index page can be
+                # older (kept as long as the index allows, and a CDN may answer with an old page): read them again, once.
+                if not (lock and installer == "uv" and _STALE_PAGE in err.output):
+                    raise
+                _step(runner, what, argv + ["--refresh"], environment)
+                steps.append("index pages read again")
         steps.append("venv")
         metadata["packages"] = installed_packages(venv, runner)
         if lock:

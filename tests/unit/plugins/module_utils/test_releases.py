@@ -180,6 +180,37 @@ def test_a_build_from_a_lock_installs_the_lock_with_hashes_and_keeps_it(tmp_path
     assert recorded["lock_sha256"] == hashlib.sha256(b"gunicorn==27.0.1 --hash=sha256:00\n").hexdigest()
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to root needs root")
+@pytest.mark.parametrize("first_error, calls", [
+    ("error: No solution found when resolving dependencies:\n  Because there is no version of idna==3.21", 2),
+    ("error: Failed to download idna==3.21", 1),
+])
+def test_a_lock_install_reads_the_index_pages_again_once_when_uv_finds_no_pinned_version(
+        tmp_path: Path, first_error: str, calls: int) -> None:
+    rel = _release(tmp_path)
+    (tmp_path / "purelib").mkdir()
+    runner = Recorder(tmp_path / "purelib")
+    installs: List[List[str]] = []
+
+    def stale_once(argv: Sequence[str], environment: Dict[str, str]) -> "subprocess.CompletedProcess[str]":
+        if argv[1:3] == ["pip", "install"]:
+            installs.append(list(argv))
+            if len(installs) == 1:
+                return subprocess.CompletedProcess(list(argv), 1, "", first_error)
+        return runner(argv, environment)
+
+    lock = "gunicorn==27.0.1 --hash=sha256:00\n"
+    if calls == 1:
+        with pytest.raises(releases.ReleaseError, match="installing its dependencies with uv failed"):
+            releases.build(str(rel), "uv", "python3", [], uv="/uv", lock=lock, runner=stale_once)
+        assert not rel.exists()
+    else:
+        steps = releases.build(str(rel), "uv", "python3", [], uv="/uv", lock=lock, runner=stale_once)
+        assert "index pages read again" in steps
+        assert installs[1] == installs[0] + ["--refresh"]
+    assert len(installs) == calls
+
+
 def test_resolve_compiles_the_packages_and_requirements_for_the_hosts_python(tmp_path: Path) -> None:
     rel = _release(tmp_path)
     runner = Recorder(tmp_path)
