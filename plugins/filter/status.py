@@ -95,6 +95,19 @@ def status_table(status: Any, host: str = "") -> str:
                 processes.append([f"{app['name']} total", "", "", "", _mib(sum(pss)) if pss else "-"])
         if len(processes) > 1:
             lines += [""] + _columns(processes)
+    errors = [f"{app['name']}  {line}" for app in apps for line in app["journal"].get("error_lines", [])]
+    if errors:
+        lines += ["", f"RECENT ERRORS (the last of each app's, in the journal since \"{since}\")"] + errors
+    ledger_rows = [["APP", "#", "TIME", "ACTION", "RESULT", "RELEASE", "PREVIOUS", "WHO", "TOOK"]]
+    for app in apps:
+        for record in app.get("ledger", {}).get("records", []):
+            took = record.get("duration_s")
+            ledger_rows.append([app["name"], str(record.get("seq", "?")), str(record.get("time", "-")), str(record.get("action", "-")),
+                                str(record.get("result", "-")), str(record.get("release") or "-"),
+                                str(record.get("previous_release") or "-"), str(record.get("who") or "-"),
+                                duration(took) if isinstance(took, (int, float)) else "-"])
+    if len(ledger_rows) > 1:
+        lines += ["", "LEDGER (the last records of each app's, oldest first)"] + _columns(ledger_rows)
     lines.append("")
     lines += [f"FAULT    {fault}" for fault in status.get("faults", [])] or ["faults: none"]
     lines += [f"FINDING  {finding}" for finding in status.get("findings", [])] or ["other findings: none"]

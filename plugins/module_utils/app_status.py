@@ -26,7 +26,7 @@ import time
 import urllib.parse
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from ansible_collections.fasterapi.deploy.plugins.module_utils import releases
+from ansible_collections.fasterapi.deploy.plugins.module_utils import ledger, releases
 # One reader of systemd and /proc, shared with the hand-over helper in the app's venv.
 from ansible_collections.fasterapi.deploy.plugins.module_utils.host_processes import (
     age_of, children_of, exec_start_argv, memory_of, parse_show, show_argv)
@@ -45,9 +45,17 @@ JOURNAL_LINES = {
     "exited": re.compile(r"Worker exiting \(pid: ([0-9]+)\)|Worker \(pid:([0-9]+)\) (?:was sent SIG|exited with code)"),
     "timeouts": re.compile(r"WORKER TIMEOUT \(pid:([0-9]+)\)"),
 }
-_JOURNAL_GREP = r"Booting worker|Worker exiting|Worker \(pid:|WORKER TIMEOUT"
+# The app's own errors: gunicorn's error log lines at ERROR and CRITICAL (uvicorn's "Exception in ASGI
+# application" among them), and the last line of each traceback (the exception, one journal line of its own).
+_ERROR_LINE = re.compile(r"\[(?:ERROR|CRITICAL)\]")
+_EXCEPTION_LINE = r"^[A-Za-z_][A-Za-z0-9_.]*(?:Error|Exception|Exit|Interrupt)(?:: |$)"
+ERROR_LINES_KEPT = 6
+_JOURNAL_GREP = r"Booting worker|Worker exiting|Worker \(pid:|WORKER TIMEOUT|\[ERROR\]|\[CRITICAL\]|" + _EXCEPTION_LINE
 # systemd-analyze security's levels from which the exposure is a finding.
 EXPOSED_LEVELS = ("EXPOSED", "UNSAFE")
+# The app's ledger (the role's tasks/ledger.yml writes it), and how many of its last records status shows.
+LEDGER = "ledger.jsonl"
+LEDGER_LAST = 5
 _EXPOSURE = re.compile(r"Overall exposure level for \S+: ([0-9]+(?:\.[0-9]+)?) ([A-Z]+)")
 _HTTP_STATUS = re.compile(r"^HTTP ([0-9]{3})$")
 
@@ -115,13 +123,26 @@ def base_of(working_directory: str) -> str:
 
 # --- Releases ----------------------------------------------------------------
 
+def short_source(source: str) -> str:
+    """What release.json's source (release_naming.source_ref) names, short: dir:/git: and 12 hex digits, a wheel's file, a package."""
+    kind, _colon, rest = source.partition(":")
+    if kind in ("dir", "git"):
+        return f"{kind}:{rest[:12]}"
+    if kind == "archive":
+        return "archive:" + rest.split(":strip=")[0].split(":")[-1][:12]
+    if kind == "wheel":
+        return rest.split(":")[-1]
+    return rest if kind == "package" else source
+
+
 def release_version(base: str, name: str) -> str:
-    """The version recorded in releases/NAME/release.json ("" when none or unreadable)."""
+    """The version recorded in releases/NAME/release.json, or for a release built without one its source, short ("" when unreadable)."""
     if not name:
         return ""
     try:
         with open(os.path.join(base, "releases", name, releases.RELEASE_JSON), encoding="utf-8") as handle:
-            return str(json.load(handle).get("version") or "")
+            built = json.load(handle)
+        return str(built.get("version") or short_source(str(built.get("source") or "")))
     except (OSError, ValueError, AttributeError):
         return ""
 
@@ -132,6 +153,15 @@ def release_status(base: str) -> Dict[str, Any]:
     return {"current": state["current"], "current_version": release_version(base, state["current"]),
             "previous": state["previous"], "previous_version": release_version(base, state["previous"]),
             "built": state["built"], "unfinished": releases.unfinished_releases(os.path.join(base, "releases"))}
+
+
+def ledger_status(base: str, last: int = LEDGER_LAST) -> Dict[str, Any]:
+    """The last LAST records of the app's ledger (base/ledger.jsonl), how many it holds, and what is wrong with its chain."""
+    try:
+        records, problems = ledger.read(os.path.join(base, LEDGER))
+    except OSError as err:
+        return {"count": 0, "records": [], "problems": ["cannot read the ledger: %s" % err]}
+    return {"count": len(records), "records": records[-last:], "problems": problems}
 
 
 # --- Processes -----------------------------------------------------------------
@@ -158,6 +188,13 @@ def journal_counts(lines: Sequence[str]) -> Dict[str, int]:
                 pids.add(next(group for group in found.groups() if group))
         counts[key] = len(pids)
     return counts
+
+
+def journal_errors(lines: Sequence[str]) -> Dict[str, Any]:
+    """How many error lines the app logged in the journal LINES, and the last few of them and of the exceptions raised."""
+    exception = re.compile(_EXCEPTION_LINE)
+    shown = [line.strip() for line in lines if _ERROR_LINE.search(line) or exception.match(line)]
+    return {"errors": sum(1 for line in lines if _ERROR_LINE.search(line)), "error_lines": shown[-ERROR_LINES_KEPT:]}
 
 
 def exposure(text: str) -> Dict[str, Any]:
@@ -230,6 +267,7 @@ def judge(app: Dict[str, Any]) -> Tuple[List[str], List[str]]:
         findings.append("unit is %s: not started at boot" % state["unit_file"])
     if app["releases"]["unfinished"]:
         findings.append("interrupted builds in releases/: %s" % ", ".join(app["releases"]["unfinished"]))
+    findings += ["ledger: %s" % problem for problem in app.get("ledger", {}).get("problems", [])]
     if app["exposure"]["level"] in EXPOSED_LEVELS:
         findings.append("exposure %s %s (systemd-analyze security)" % (app["exposure"]["score"], app["exposure"]["level"]))
     return faults, findings
@@ -290,11 +328,12 @@ def app_status(app: str, since: str, runner: Runner = run, proc: str = "/proc", 
         {"current": "", "current_version": "", "previous": "", "previous_version": "", "built": [], "unfinished": []},
         "master": process(main_pid, proc) if main_pid > 0 else {"pid": 0, "age_seconds": None, "rss_kib": None, "pss_kib": None},
         "workers": {"running": len(running), "configured": configured, "processes": [process(pid, proc) for pid in running]},
-        "journal": dict({"since": since}, **journal_counts(journal.stdout.splitlines())),
+        "journal": dict({"since": since}, **journal_counts(journal.stdout.splitlines()), **journal_errors(journal.stdout.splitlines())),
         "restart_pending": {"pending": marker_text is not None, "kind": (marker_text or "").strip(), "marker": marker},
         "exposure": exposure(runner(["systemd-analyze", "security", "--no-pager", unit]).stdout) if with_exposure
         else {"score": None, "level": ""},
         "health": health,
+        "ledger": ledger_status(base) if base else {"count": 0, "records": [], "problems": []},
     }
     result["faults"], result["findings"] = judge(result)
     return result

@@ -115,7 +115,15 @@ apps:
     releases:
       description: >-
         C(current) and C(previous) (release names) with their C(current_version) and C(previous_version) (from
-        C(release.json)), C(built) (newest first) and C(unfinished) (interrupted builds).
+        C(release.json); for a release built without a version, its source, short, such as C(git:0123456789ab)),
+        C(built) (newest first) and C(unfinished) (interrupted builds).
+      type: dict
+    ledger:
+      description: >-
+        The app's ledger (C(<base>/ledger.jsonl)): C(count) (its records), C(records) (the last five, oldest first:
+        C(seq), C(time), C(finished), C(duration_s), C(action), C(result), C(who), C(playbook), C(run), C(release),
+        C(previous_release), C(version), C(source), C(lock), C(phases), C(message)) and C(problems) (a record edited,
+        removed or added by hand, or a ledger cut short; each is also a finding).
       type: dict
     master:
       description: The master (systemd's MainPID) as C(pid), C(age_seconds), C(rss_kib), C(pss_kib); C(pid) 0 when none.
@@ -124,7 +132,10 @@ apps:
       description: C(running) (the master's children), C(configured) (null when the config could not be read), and C(processes), each like RV(apps[].master).
       type: dict
     journal:
-      description: C(since), and the workers that C(booted), C(exited) and C(timeouts) (WORKER TIMEOUT) in the journal since then.
+      description: >-
+        C(since), and the workers that C(booted), C(exited) and C(timeouts) (WORKER TIMEOUT) in the journal since then;
+        the app's C(errors) (lines logged at ERROR or CRITICAL, such as uvicorn's C(Exception in ASGI application)) and
+        C(error_lines) (the last six of those lines and of the exceptions raised).
       type: dict
     restart_pending:
       description: C(pending), its C(kind) (C(rolling) or C(full)) and the C(marker) path.

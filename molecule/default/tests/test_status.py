@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 CASES = json.loads((Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "status-cases.json").read_text())
 BY_NAME = {case["name"]: case for case in CASES}
@@ -32,9 +33,9 @@ def apps(case: dict[str, Any], hostname: str) -> dict[str, dict[str, Any]]:
 
 
 def table(case: dict[str, Any]) -> str:
-    """The table the playbook printed (the debug task's msg block, indentation removed); "" when none was."""
-    found = re.search(r"msg: \|-\n(.*?)\n\nTASK \[", case["stdout"], re.S)
-    return "\n".join(line[8:] for line in found.group(1).splitlines()) if found else ""
+    """The table the playbook printed (the debug task's msg, a list of lines, in YAML or JSON); "" when none was."""
+    found = re.search(r"TASK \[Show the apps of [^\n]*\n(?:ok|changed): \[[^\]]+\] => (.*?)\n\n(?:TASK|PLAY) \[", case["stdout"], re.S)
+    return "\n".join(yaml.safe_load(found.group(1))["msg"]) if found else ""
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,7 @@ def test_print_the_table(case: dict[str, Any], hostname: str) -> None:
     assert case["rc"] == case["expect_rc"], (case["stdout"] + case["stderr"])[-3000:]
 
 
-@pytest.mark.parametrize("name", ["healthy", "healthy again"])
+@pytest.mark.parametrize("name", ["healthy", "healthy again", "healthy with Ansible's default output"])
 def test_the_healthy_host_passes_and_the_json_agrees_with_the_host(name: str, hostname: str, workers: dict[str, int]) -> None:
     case = BY_NAME[name]
     assert case["rc"] == 0, (case["stdout"] + case["stderr"])[-3000:]
@@ -90,12 +91,14 @@ def test_the_healthy_host_passes_and_the_json_agrees_with_the_host(name: str, ho
 
 def test_versions_and_health_targets_come_from_the_host(hostname: str) -> None:
     status = apps(BY_NAME["healthy"], hostname)
-    # 1.0.1 was deployed with gunicorn_app_version; the releases before it were built without one.
+    # 1.0.1 was deployed with gunicorn_app_version; the releases before it were built without one: their
+    # version column shows the code's digest instead (a directory on the controller: dir: and 12 hex digits).
     assert status["fasterapi"]["releases"]["current_version"] == "1.0.1"
     assert status["fasterapi"]["releases"]["previous"].startswith("release-")
-    assert status["fasterapi"]["releases"]["previous_version"] == ""
+    assert re.fullmatch(r"dir:[0-9a-f]{12}", status["fasterapi"]["releases"]["previous_version"])
     assert status["second"]["releases"]["current"].startswith("release-")
-    assert status["second"]["releases"]["current_version"] == "" and status["second"]["releases"]["previous"] == ""
+    assert re.fullmatch(r"dir:[0-9a-f]{12}", status["second"]["releases"]["current_version"])
+    assert status["second"]["releases"]["previous"] == ""
     assert status["fasterapi"]["health"]["url"] == "http://127.0.0.1:8000/health"
     # The first bind of second is its unix socket.
     assert status["second"]["health"]["target"] == "unix:/run/second/gunicorn.sock /health"
@@ -166,3 +169,36 @@ def test_the_host_is_as_before_the_faults(host: Any, hostname: str, workers: dic
         assert not host.file(f"/etc/{app}/.restart-pending").exists
         master = host.check_output(f"systemctl show --property=MainPID --value {app}")
         assert len(host.check_output(f"pgrep -P {master}").split()) == count
+
+
+def test_the_table_reads_as_lines_with_ansibles_default_output(hostname: str) -> None:
+    """Without the repository's callback_result_format: each line of the table is a line of the output, not a \\n."""
+    output = BY_NAME["healthy with Ansible's default output"]["stdout"]
+    assert '"msg": [' in output and "\\n" not in output.split('"msg": [')[1].split("]")[0]
+    assert re.search(r'^ +"faults: none",$', output, re.M), output[-3000:]
+    # The same table as under the YAML format (ages and timings aside): the same lines, cell for cell in the first column.
+    shown, yaml_shown = table(BY_NAME["healthy with Ansible's default output"]), table(BY_NAME["healthy"])
+    assert shown.startswith(f"{hostname}: 2 apps of fasterapi.deploy.gunicorn (fasterapi, second)")
+    assert [line.split("  ")[0] for line in shown.splitlines()[1:]] == [line.split("  ")[0] for line in yaml_shown.splitlines()[1:]]
+
+
+def test_the_ledger_shows_each_change_and_a_record_edited_by_hand(hostname: str) -> None:
+    ledger = apps(BY_NAME["healthy"], hostname)["fasterapi"]["ledger"]
+    records = ledger["records"]
+    assert ledger["problems"] == [] and ledger["count"] >= 2
+    assert [record["seq"] for record in records] == list(range(ledger["count"] - len(records) + 1, ledger["count"] + 1))
+    # The converge's first run set the app up; the last change is the deploy of 1.0.1 (with a rolling restart).
+    last = records[-1]
+    assert (last["action"], last["result"], last["version"]) == ("deploy", "ok", "1.0.1")
+    status = apps(BY_NAME["healthy"], hostname)["fasterapi"]["releases"]
+    assert last["release"] == status["current"] and last["previous_release"] == status["previous"]
+    assert "rolling restart" in last["phases"] and "build" in last["phases"] and last["who"]
+    assert last["source"] and last["time"] <= last["finished"] and last["duration_s"] > 0
+    assert all(earlier["time"] <= later["time"] for earlier, later in zip(records, records[1:]))
+    shown = table(BY_NAME["healthy"])
+    assert f"fasterapi  {last['seq']}" in re.sub(" +", "  ", shown) and last["release"] in shown.split("LEDGER")[1]
+    edited = BY_NAME["a ledger record edited by hand"]
+    findings = edited["json"][hostname]["findings"]
+    assert edited["rc"] == 0 and len(findings) == 1, findings
+    assert re.fullmatch(r"fasterapi: ledger: record 1 \(\S+ site \S+\) was changed after it was written", findings[0]), findings
+    assert f"FINDING  {findings[0]}" in table(edited)

@@ -222,6 +222,12 @@ def test_an_app_that_raises_answers_500_and_keeps_its_processes(host: Any) -> No
     assert result["workers_before"] == result["workers_after"]
     journal = "\n".join(result["journal"])
     assert "Exception in ASGI application" in journal and "raises on purpose" in journal
+    # The status playbook's module shows the app's own error lines: the last requests' and their exceptions.
+    shown = result["status_journal"]
+    raised = "RuntimeError: sample app: /raise raises on purpose"
+    assert shown["errors"] >= 20 and shown["error_lines"][-1] == raised, shown
+    assert shown["error_lines"].count(raised) == 3, shown
+    assert sum(line.endswith("[ERROR] Exception in ASGI application") for line in shown["error_lines"]) == 3, shown
 
 
 def test_a_hanging_request_gets_its_worker_killed_and_replaced(host: Any) -> None:

@@ -92,3 +92,29 @@ def test_a_host_without_apps() -> None:
 def test_refuses_what_is_not_a_status(value: Any) -> None:
     with pytest.raises(AnsibleFilterError, match="expects the result of fasterapi.deploy.app_status"):
         status_table(value)
+
+
+def test_the_ledgers_last_records_follow_the_processes() -> None:
+    status = copy.deepcopy(STATUS)
+    status["apps"][0]["ledger"] = {"count": 2, "problems": [], "records": [
+        {"seq": 1, "time": "2026-12-05T07:00:00Z", "action": "site", "result": "ok", "release": "1.0.0-aaaa",
+         "previous_release": "", "who": "ana@laptop", "duration_s": 84.2},
+        {"seq": 2, "time": "2026-12-05T08:00:00Z", "action": "deploy", "result": "failed", "release": "1.0.1-bbbb",
+         "previous_release": "1.0.0-aaaa", "who": "ana@laptop", "duration_s": 12.0}]}
+    lines = status_table(status, "web1").splitlines()
+    start = lines.index("LEDGER (the last records of each app's, oldest first)")
+    assert [line.split() for line in lines[start + 1:start + 4]] == [
+        ["APP", "#", "TIME", "ACTION", "RESULT", "RELEASE", "PREVIOUS", "WHO", "TOOK"],
+        ["shop", "1", "2026-12-05T07:00:00Z", "site", "ok", "1.0.0-aaaa", "-", "ana@laptop", "1m", "24s"],
+        ["shop", "2", "2026-12-05T08:00:00Z", "deploy", "failed", "1.0.1-bbbb", "1.0.0-aaaa", "ana@laptop", "12s"]]
+
+
+def test_the_apps_recent_errors_are_shown_as_logged() -> None:
+    status = copy.deepcopy(STATUS)
+    status["apps"][0]["journal"]["error_lines"] = ["[2026-12-05 07:00:00 +0000] [590] [ERROR] Exception in ASGI application",
+                                                   "RuntimeError: boom"]
+    lines = status_table(status, "web1").splitlines()
+    start = lines.index('RECENT ERRORS (the last of each app\'s, in the journal since "1 hour ago")')
+    assert lines[start + 1:start + 3] == ["shop  [2026-12-05 07:00:00 +0000] [590] [ERROR] Exception in ASGI application",
+                                          "shop  RuntimeError: boom"]
+    assert not any(line.startswith("RECENT ERRORS") for line in status_table(STATUS, "web1").splitlines())

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 import pytest
-from ansible_collections.fasterapi.deploy.plugins.module_utils import app_status
+from ansible_collections.fasterapi.deploy.plugins.module_utils import app_status, ledger
 
 DOC = "Documentation=" + app_status.DOCUMENTATION_URL
 UNIT = f"""# Ansible managed
@@ -150,6 +151,26 @@ def test_memory_falls_back_to_status_without_smaps_rollup(tmp_path: Path) -> Non
     assert app_status.memory_of(500, proc) == {"rss_kib": 4242, "pss_kib": None}
 
 
+RAISED = """[2026-12-05 07:00:00 +0000] [590] [ERROR] Exception in ASGI application
+Traceback (most recent call last):
+  File "/opt/shop/current/app/main.py", line 114, in _raise
+    raise RuntimeError("sample app: /raise raises on purpose")
+RuntimeError: sample app: /raise raises on purpose
+"""
+
+
+def test_journal_errors_keep_the_error_lines_and_the_exceptions() -> None:
+    got = app_status.journal_errors((JOURNAL + RAISED * 3).splitlines())
+    assert got["errors"] == 5  # the timeout, the SIGABRT, three requests that raised
+    assert got["error_lines"] == ["[2026-12-05 07:00:00 +0000] [590] [ERROR] Exception in ASGI application",
+                                  "RuntimeError: sample app: /raise raises on purpose"] * 3
+    assert app_status.journal_errors([]) == {"errors": 0, "error_lines": []}
+    # What journalctl --grep is asked for lets every one of those lines through (PCRE, as Python reads it here).
+    grep = re.compile(app_status._JOURNAL_GREP)  # pylint: disable=protected-access
+    assert [line for line in (JOURNAL + RAISED).splitlines() if grep.search(line)] == [
+        line for line in (JOURNAL + RAISED).splitlines() if not line.startswith(("Traceback", "  "))]
+
+
 def test_journal_counts_each_worker_once() -> None:
     assert app_status.journal_counts(JOURNAL.splitlines()) == {"booted": 3, "exited": 2, "timeouts": 1}
     assert app_status.journal_counts([]) == {"booted": 0, "exited": 0, "timeouts": 0}
@@ -209,7 +230,9 @@ def test_a_healthy_app(tmp_path: Path, base: Path, unit_dir: Path) -> None:
     assert status["master"]["pid"] == 500 and status["master"]["pss_kib"] == 12000
     assert status["workers"]["running"] == status["workers"]["configured"] == 2
     assert [p["pid"] for p in status["workers"]["processes"]] == [501, 502]
-    assert status["journal"] == {"since": "1 hour ago", "booted": 3, "exited": 2, "timeouts": 1}
+    assert status["journal"] == {"since": "1 hour ago", "booted": 3, "exited": 2, "timeouts": 1, "errors": 2, "error_lines": [
+        "[2026-11-26 16:50:00 +0000] [583] [CRITICAL] WORKER TIMEOUT (pid:585)",
+        "[2026-11-26 16:50:00 +0000] [583] [ERROR] Worker (pid:585) was sent SIGABRT!"]}
     assert status["findings"] == ["1 worker timeouts since 1 hour ago", "interrupted builds in releases/: broken"]
     assert status["exposure"] == {"score": 1.2, "level": "OK"}
     assert status["health"]["healthy"] and status["health"]["ms"] == 4.0
@@ -291,3 +314,30 @@ def test_host_status_names_each_fault_by_app(tmp_path: Path, base: Path, unit_di
                                f"api: no unit of fasterapi.deploy.gunicorn ({unit_dir / 'api.service'})"]
     assert found["findings"] == ["shop: 1 worker timeouts since 1 hour ago", "shop: interrupted builds in releases/: broken"]
     assert [app["name"] for app in app_status.host_status([], str(unit_dir), "1 hour ago", Host(tmp_path), proc, settle=0)["apps"]] == ["shop"]
+
+
+def test_the_ledgers_last_records_and_a_record_edited_by_hand(tmp_path: Path, base: Path, unit_dir: Path) -> None:
+    path = base / app_status.LEDGER
+    for number in range(1, 8):
+        ledger.append(str(path), {"time": f"2026-12-05T07:00:0{number}Z", "action": "deploy", "release": f"r{number}"})
+    lines = path.read_text().splitlines()
+    lines[2] = lines[2].replace('"r3"', '"r9"')
+    path.write_text("\n".join(lines) + "\n")
+    status = app_status.app_status("shop", "1 hour ago", Host(tmp_path), make_proc(tmp_path / "proc", {
+        500: (1, 100, 29000, 12000), 501: (500, 200, 30000, 13000), 502: (500, 200, 30000, 13100)}), settle=0)
+    assert status["ledger"]["count"] == 7 and [record["seq"] for record in status["ledger"]["records"]] == [3, 4, 5, 6, 7]
+    assert status["ledger"]["problems"] == ["record 3 (2026-12-05T07:00:03Z deploy r9) was changed after it was written"]
+    assert "ledger: record 3 (2026-12-05T07:00:03Z deploy r9) was changed after it was written" in status["findings"]
+    assert status["faults"] == []
+
+
+@pytest.mark.parametrize(("source", "shown"), [
+    ("dir:" + "a" * 64, "dir:aaaaaaaaaaaa"), ("git:0123456789abcdef0123", "git:0123456789ab"),
+    ("archive:sha256:" + "b" * 64 + ":strip=1", "archive:bbbbbbbbbbbb"),
+    ("wheel:sha256:" + "c" * 64 + ":shop-1.0-py3-none-any.whl", "shop-1.0-py3-none-any.whl"),
+    ("package:shop==1.0", "shop==1.0"), ("", "")])
+def test_a_release_built_without_a_version_shows_its_source(base: Path, source: str, shown: str) -> None:
+    release = base / "releases" / "release-cccc"
+    release.mkdir(parents=True)
+    (release / "release.json").write_text(json.dumps({"name": "release-cccc", "version": "", "source": source}))
+    assert app_status.release_version(str(base), "release-cccc") == shown
