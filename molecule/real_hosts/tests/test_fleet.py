@@ -3,9 +3,9 @@
 side_effect.yml ran, with the collection's playbooks: the site converge, a
 deploy of 1.0.2, a deploy to userconf whose index does not answer, a
 rollback, the site rollout of 1.0.3 with serial 1 that stopped at sysca,
-then two deploys of that release to airgap and pipconf started at the same moment
-(each waiting for the lock) and a third, started once the lock was held,
-that does not wait. It kept the runs and every host's ledger in
+then two deploys of v3's code to airgap and pipconf under the labels 1.0.4
+and 1.0.5, started at the same moment (each waiting for the lock), and a
+third (1.0.6), started once the lock was held, that does not wait. It kept the runs and every host's ledger in
 /root/fleet.json.
 """
 
@@ -18,12 +18,13 @@ from typing import Any, Dict, List
 
 import pytest
 
-# What each host's ledger of the app "fasterapi" holds, in order: (action, result, version).
+# What each host's ledger of the app "fasterapi" holds, in order: (action, result, version);
+# 1.0.x: 1.0.4 or 1.0.5, in the order the two deploys took the lock.
 EXPECTED = {
     "airgap": [("site", "ok", ""), ("deploy", "ok", "1.0.2"), ("rollback", "ok", ""), ("site", "ok", ""),
-               ("deploy", "ok", ""), ("deploy", "ok", "")],
+               ("deploy", "ok", "1.0.x"), ("deploy", "ok", "1.0.x")],
     "pipconf": [("site", "ok", ""), ("deploy", "ok", "1.0.2"), ("rollback", "ok", ""), ("site", "ok", ""),
-                ("deploy", "ok", ""), ("deploy", "ok", "")],
+                ("deploy", "ok", "1.0.x"), ("deploy", "ok", "1.0.x")],
     "sysca": [("site", "ok", ""), ("deploy", "ok", "1.0.2"), ("rollback", "ok", ""), ("site", "failed", "")],
     "userconf": [("site", "ok", ""), ("deploy", "ok", "1.0.2"), ("deploy", "failed", "1.0.3"), ("rollback", "ok", "")],
 }
@@ -42,6 +43,7 @@ def test_each_change_and_failed_attempt_is_one_record_in_order(host: Any, hostna
     ledger = records(fleet["ledgers"][hostname])
     got = [(record["action"], record["result"], record.get("version", "") if record["action"] == "deploy" else "")
            for record in ledger]
+    got = [(action, result, "1.0.x" if version in ("1.0.4", "1.0.5") else version) for action, result, version in got]
     assert got == EXPECTED[hostname], [(r["action"], r["result"], r.get("release"), r.get("message", "")[:200]) for r in ledger]
     for record in ledger:
         assert record["app"] == "fasterapi" and record["who"] and record["time"] <= record["finished"]
@@ -81,8 +83,13 @@ def test_two_deploys_at_the_same_moment_never_interleave(hostname: str, fleet: D
     first, second = sorted(runs.values(), key=lambda both: min(record["time"] for record in both))
     # Every host of the first run finished before any host of the second began (times to the second).
     assert max(record["finished"] for record in first) <= min(record["time"] for record in second)
-    # Nothing to build or restart: the release both found is the rollout's.
-    assert all(record["phases"] == [] and record["release"] == record["previous_release"] for record in first + second)
+    # Each built, switched to and restarted into its own release; the second went from the first's release.
+    assert {record["version"] for record in first} != {record["version"] for record in second}
+    for record in first + second:
+        assert record["phases"] == ["build", "switch", "rolling restart"], record
+    for name in ("airgap", "pipconf"):
+        earlier, later = records(fleet["ledgers"][name])[-2:]
+        assert later["previous_release"] == earlier["release"] and later["run"] != earlier["run"]
 
 
 def test_a_run_that_does_not_wait_is_refused_naming_the_holder(hostname: str, fleet: Dict[str, Any]) -> None:
@@ -90,7 +97,8 @@ def test_a_run_that_does_not_wait_is_refused_naming_the_holder(hostname: str, fl
     said = " ".join(refused["output"].split())
     assert refused["rc"] == 2, said[-2000:]
     assert re.search(r"another run has the deploy lock \(/var/lib/fasterapi-deploy/locks/fasterapi\.json\): held by \S+@\S+, "
-                     r"playbook deploy, since \S+Z \(\d+ s ago\), lease ends \S+Z \(in \d+ s\), run id [a-z0-9]{16}",
+                     r"playbook deploy, release 1\.0\.[45], since \S+Z \(\d+ s ago\), lease ends \S+Z \(in \d+ s\), "
+                     r"run id [a-z0-9]{16}",
                      said), said[-2000:]
     # It changed nothing: no record of it on any host.
     assert all(len(records(text)) == len(EXPECTED[name]) for name, text in fleet["ledgers"].items())
