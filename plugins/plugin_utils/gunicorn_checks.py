@@ -247,6 +247,13 @@ class GunicornChecker(Checker):
             self.add("gunicorn_rollback_to", rollback,
                      f"expected the name of a release directory below {base}/releases, or empty for the previous release")
         self.number("gunicorn_releases_keep", "1 or more (the running and the previous release are kept anyway)", 1)
+        for name in ("gunicorn_release_commands", "gunicorn_migrate_commands", "gunicorn_contract_commands"):
+            commands = self.a_list(name)
+            if not all(isinstance(command, str) and command.strip() for command in commands):
+                self.add(name, commands, "expected a list of shell commands (non-empty strings), run in order")
+        host = self.get("gunicorn_migrate_host", "")
+        if not isinstance(host, str):
+            self.add("gunicorn_migrate_host", host, "expected the inventory name of a host of the play, or empty for its first host")
         self.number("gunicorn_app_archive_strip_components", "0 or more leading path components to strip", 0)
 
     def paths(self) -> None:

@@ -45,15 +45,14 @@ ROOT = Path(__file__).resolve().parents[2]
 # The make targets that need no container, run as stages of their own.
 STATIC_STAGES = ["lint", "unit", "sanity", "galaxy-import"]
 
-# Seconds each stage took on a 2-core machine (CI of 2026-12-04, less what
-# left it since: two releases steps, two rolling restarts; plus status in
-# default and the serial rollout in real_hosts): the queue's order, longest
-# first, so the two lanes end close together. A stage not listed counts as 300 s.
+# Seconds each stage took on a 2-core machine (CI of 2026-12-05; migrations
+# from its runs alone): the queue's order, longest first, so the two lanes
+# end close together. A stage not listed counts as 300 s.
 EXPECTED = {
-    "molecule releases": 680, "molecule front_door": 355, "molecule rolling_restart": 360,
-    "molecule default": 400, "molecule real_hosts": 290, "molecule hardening": 250,
-    "molecule operate": 225, "molecule ansible_versions": 150, "sanity": 85, "lint": 55,
-    "galaxy-import": 40, "unit": 30,
+    "molecule releases": 705, "molecule front_door": 360, "molecule rolling_restart": 420,
+    "molecule default": 710, "molecule real_hosts": 710, "molecule hardening": 205,
+    "molecule operate": 505, "molecule ansible_versions": 170, "molecule migrations": 150, "sanity": 90, "lint": 60,
+    "galaxy-import": 55, "unit": 70,
 }
 
 # Load stages that run with no other scenario beside them (make targets may:
@@ -69,10 +68,10 @@ ALONE = {"molecule hardening"}
 # two loads at most (operate's secret watcher runs for 30 minutes).
 READY = 2
 # Load stages whose load is light (two clients on one host; one deploy under
-# load): one of them may run beside another scenario's load, which leaves
+# load; two clients on each of two hosts during two deploys): one of them may run beside another scenario's load, which leaves
 # this machine's second lane less idle at the end of the run. Never beside
 # rolling_restart, whose busy loops make the saturated CPU its test is about.
-BESIDE = {"molecule operate", "molecule ansible_versions"}
+BESIDE = {"molecule operate", "molecule ansible_versions", "molecule migrations"}
 BUSY = {"molecule rolling_restart"}
 # ... and Docker gives the lowest free address also at a restart: a container
 # of another stage that had a lower address and was removed meanwhile hands it

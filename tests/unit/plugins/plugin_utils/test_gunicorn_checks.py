@@ -111,6 +111,13 @@ MOLECULE_CASES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
 }
 
 NEW_CASES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
+    "migrate commands as a string": ({"gunicorn_migrate_commands": "alembic upgrade head"}, "gunicorn_migrate_commands",
+                                     ['gunicorn_migrate_commands="alembic upgrade head"', "expected a list"]),
+    "empty contract command": ({"gunicorn_contract_commands": ["alembic upgrade head", " "]}, "gunicorn_contract_commands",
+                               ["gunicorn_contract_commands", "non-empty strings"]),
+    "release command not a string": ({"gunicorn_release_commands": [["make", "assets"]]}, "gunicorn_release_commands",
+                                     ["gunicorn_release_commands", "shell commands"]),
+    "migrate host not a name": ({"gunicorn_migrate_host": ["app1"]}, "gunicorn_migrate_host", ["gunicorn_migrate_host", "inventory name"]),
     "log rotate": ({"gunicorn_log_rotate": 0}, "gunicorn_log_rotate", ["gunicorn_log_rotate=0", "rotated files to keep, 1 or more"]),
     "max memory": ({"gunicorn_worker_max_memory_mb": -5}, "gunicorn_worker_max_memory_mb", ["gunicorn_worker_max_memory_mb=-5", "0 (off) or more"]),
     "max age": ({"gunicorn_worker_max_age": "soon"}, "gunicorn_worker_max_age", ["gunicorn_worker_max_age", "0 (off) or more"]),
