@@ -1,9 +1,9 @@
 """Schema migrations in order across the fleet, with a real PostgreSQL (testinfra).
 
 side_effect.yml deployed 2.0.0 with serial 1 under load (expand to Alembic
-revision 0002, contract to 0003), then 3.0.0, whose expand step (0004) fails,
-and changed migrations-app2's first ledger record by hand before running
-status. Each app host holds it all in /root/migrations.json.
+revision 0002, contract to 0003), then 2.0.1 and 2.0.2 started at the same
+moment, then 3.0.0, whose expand step (0004) fails, and changed
+migrations-app2's first ledger record by hand before running status. Each app host holds it all in /root/migrations.json.
 """
 
 from __future__ import annotations
@@ -71,14 +71,31 @@ def test_the_expand_step_finished_before_the_first_switch_and_contract_began_aft
         assert record["result"] == "ok" and f"expand on {MIGRATE_HOST}" in record["phases"] and "switch" in record["phases"], record
 
 
+def _last_live(outcome: Dict[str, Any], hostname: str) -> str:
+    """The version of the last deploy that went well on HOSTNAME."""
+    return [record for record in _records(outcome, hostname) if record["action"] == "deploy" and record["result"] == "ok"][-1]["version"]
+
+
 def test_no_request_failed_while_the_hosts_switched_on_the_expanded_schema(outcome: Dict[str, Any], hostname: str) -> None:
     assert outcome["r2"]["rc"] == 0, outcome["r2"]["output"][-3000:]
     load = outcome["load"]["r2"]
-    print(f"{hostname}: 2.0.0 deploy: {load['sent']} requests, answered {load['answered']}, failed {load['failed']}, "
-          f"versions {load['versions']}")
+    print(f"{hostname}: 2.0.0 deploy, then 2.0.1 and 2.0.2 at once: {load['sent']} requests, answered {load['answered']}, "
+          f"failed {load['failed']}, versions {load['versions']}")
     assert load["failed_total"] == 0 and set(load["answered"]) == {"200"}
-    # The host served 1.0.0 (on the expanded schema from the expand step on) and then 2.0.0.
-    assert set(load["versions"]) == {"1.0.0", "2.0.0"} and min(load["versions"].values()) > 10
+    # The host served 1.0.0 (on the expanded schema from the expand step on), then 2.0.0, 2.0.1 and 2.0.2.
+    assert set(load["versions"]) == {"1.0.0", "2.0.0", "2.0.1", "2.0.2"}
+    assert load["versions"]["1.0.0"] > 10 and load["versions"]["2.0.0"] > 10
+
+
+def test_two_deploys_started_at_the_same_moment_never_interleaved(outcome: Dict[str, Any], hostname: str) -> None:
+    assert outcome["pair"] == [0, 0]
+    steps = [(record["action"], record["version"]) for record in _records(outcome, hostname)
+             if record["version"] in ("2.0.1", "2.0.2")]
+    first, second = steps[0][1], steps[-1][1]
+    assert first != second
+    # Each run's expand step (on the migration host) and switch came before any of the other's.
+    per_run = [("expand", first), ("deploy", first), ("expand", second), ("deploy", second)]
+    assert steps == (per_run if hostname == MIGRATE_HOST else [step for step in per_run if step[0] == "deploy"]), steps
 
 
 def test_a_failed_expand_step_switched_no_host_and_failed_no_request(host: Any, outcome: Dict[str, Any], hostname: str) -> None:
@@ -91,9 +108,11 @@ def test_a_failed_expand_step_switched_no_host_and_failed_no_request(host: Any, 
     assert "No host was switched" in words
     load = outcome["load"]["r3"]
     print(f"{hostname}: failed 3.0.0 deploy: {load['sent']} requests, answered {load['answered']}, failed {load['failed']}")
-    assert load["failed_total"] == 0 and set(load["answered"]) == {"200"} and set(load["versions"]) == {"2.0.0"}
-    assert _version(host)["version"] == "2.0.0"
-    assert host.file("/opt/shop/current/app/VERSION").content_string.strip() == "2.0.0"
+    live = _last_live(outcome, hostname)
+    assert live in ("2.0.1", "2.0.2")
+    assert load["failed_total"] == 0 and set(load["answered"]) == {"200"} and set(load["versions"]) == {live}
+    assert _version(host)["version"] == live
+    assert host.file("/opt/shop/current/app/VERSION").content_string.strip() == live
     # Built, kept for a look, never live.
     assert "3.0.0" in host.check_output("cat /opt/shop/releases/*/app/VERSION").split()
     failed = [record for record in _records(outcome, hostname) if record["result"] == "failed"]
@@ -105,9 +124,9 @@ def test_a_failed_expand_step_switched_no_host_and_failed_no_request(host: Any, 
 def test_each_ledger_holds_the_history_and_status_names_the_record_changed_by_hand(outcome: Dict[str, Any], hostname: str) -> None:
     actions = [(record["action"], record["result"]) for record in _records(outcome, hostname)]
     expected = {
-        MIGRATE_HOST: [("expand", "ok"), ("site", "ok"), ("expand", "ok"), ("deploy", "ok"), ("contract", "ok"),
-                       ("expand", "failed"), ("deploy", "failed")],
-        "migrations-app2": [("sight", "ok"), ("deploy", "ok"), ("deploy", "failed")],
+        MIGRATE_HOST: [("expand", "ok"), ("site", "ok"), ("expand", "ok"), ("deploy", "ok"), ("contract", "ok")]
+                      + [("expand", "ok"), ("deploy", "ok")] * 2 + [("expand", "failed"), ("deploy", "failed")],
+        "migrations-app2": [("sight", "ok")] + [("deploy", "ok")] * 3 + [("deploy", "failed")],
     }
     assert actions == expected[hostname]
     status = " ".join(outcome["status"]["output"].split())
