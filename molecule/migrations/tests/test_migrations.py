@@ -124,8 +124,8 @@ def test_a_failed_expand_step_switched_no_host_and_failed_no_request(host: Any, 
 def test_each_ledger_holds_the_history_and_status_names_the_record_changed_by_hand(outcome: Dict[str, Any], hostname: str) -> None:
     actions = [(record["action"], record["result"]) for record in _records(outcome, hostname)]
     expected = {
-        MIGRATE_HOST: [("expand", "ok"), ("site", "ok"), ("expand", "ok"), ("deploy", "ok"), ("contract", "ok")]
-                      + [("expand", "ok"), ("deploy", "ok")] * 2 + [("expand", "failed"), ("deploy", "failed")],
+        MIGRATE_HOST: ([("expand", "ok"), ("site", "ok"), ("expand", "ok"), ("deploy", "ok"), ("contract", "ok")]
+                       + [("expand", "ok"), ("deploy", "ok")] * 2 + [("expand", "failed"), ("deploy", "failed")]),
         "migrations-app2": [("sight", "ok")] + [("deploy", "ok")] * 3 + [("deploy", "failed")],
     }
     assert actions == expected[hostname]
