@@ -283,6 +283,10 @@ def test_an_app_that_never_answers_fails_the_role_with_its_journal(host: Any) ->
 def test_each_tag_runs_alone_and_configure_applies_a_change_with_a_rolling_restart(host: Any) -> None:
     runs = json.loads(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "tags.json").read_text())
     hostname = host.backend.get_hostname()
+    # The runs are limited to the first host (debian12); the other is left out.
+    if hostname != "default-debian12":
+        assert all(not re.search(rf"\b{hostname}\b", run[2]) for run in runs)
+        return
     for (item, rc, stdout) in runs:
         label = f"--tags {item['tags']} check={item['check']} {item['vars']}"
         assert rc == 0, (label, stdout[-3000:])
@@ -290,8 +294,8 @@ def test_each_tag_runs_alone_and_configure_applies_a_change_with_a_rolling_resta
         if item["check"]:
             assert not restarted, label  # nothing restarted in --check
         elif item["tags"] == "gunicorn_configure":
-            # Both hosts: the changed timeout (31, then back to 30) went live by a hand-over.
-            assert len(restarted) == 2 and all(old != new for old, new in restarted), (label, stdout[-3000:])
+            # The changed timeout (31, then back to 30) went live by a hand-over.
+            assert len(restarted) == 1 and all(old != new for old, new in restarted), (label, stdout[-3000:])
     assert re.search(rf"{hostname}\s+: ok=\d+\s+changed=0\s", runs[0][2]), runs[0][2][-2000:]  # preflight alone changes nothing
 
 
