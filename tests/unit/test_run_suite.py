@@ -241,8 +241,12 @@ def test_a_light_load_runs_beside_a_heavy_one_but_not_beside_a_busy_one(tmp_path
     suite.run([timed.stage("heavy", load=True), timed.stage("light", load=True, beside=True)], 2, io.StringIO())
     seen = timed.seen()
     assert seen[("light", "start")] < seen[("heavy", "end")] and seen[("heavy", "start")] < seen[("light", "end")]
-    # Two light loads, two heavy ones, or a light one and a busy one: one after the other.
-    for one, two in (({"beside": True}, {"beside": True}), ({}, {}), ({"busy": True}, {"beside": True})):
+    # Two light loads: side by side.
+    suite.run([timed.stage("one", load=True, beside=True), timed.stage("two", load=True, beside=True)], 2, io.StringIO())
+    seen = timed.seen()
+    assert seen[("one", "start")] < seen[("two", "end")] and seen[("two", "start")] < seen[("one", "end")]
+    # Two heavy loads, or a light one and a busy one: one after the other.
+    for one, two in (({}, {}), ({"busy": True}, {"beside": True})):
         suite.run([timed.stage("one", load=True, **one), timed.stage("two", load=True, **two)], 2, io.StringIO())
         seen = timed.seen()
         earlier, later = sorted(["one", "two"], key=lambda n: seen[(n, "start")])
@@ -255,10 +259,13 @@ def test_the_plan_marks_the_light_and_busy_loads(tmp_path) -> None:  # type: ign
         _scenario(tmp_path, name, "destroy, create, converge, side_effect, verify, destroy")
         (tmp_path / "molecule" / name / "side_effect.yml").write_text("- ansible.builtin.import_tasks: ../shared/tasks/start_load.yml\n")
     loads = {s.name: (s.beside, s.busy) for s in suite.plan([], ["operate", "rolling_restart", "releases"], root=tmp_path) if s.load}
-    assert loads == {"molecule operate": (True, False), "molecule rolling_restart": (False, True), "molecule releases": (False, False)}
+    assert loads == {"molecule operate": (True, False), "molecule rolling_restart": (False, True), "molecule releases": (True, False)}
+    # The busy load is planned first, so that the scenarios without load can run beside it.
+    assert [s.name for s in suite.plan([], ["operate", "rolling_restart", "releases"], root=tmp_path)][:2] == [
+        "molecule rolling_restart setup", "molecule rolling_restart"]
 
 
-def test_at_most_ready_setups_wait_for_their_load_and_one_runs_at_a_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_at_most_ready_setups_wait_for_their_load_or_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
     marks = tmp_path / "marks"
 
     def stage(name: str, seconds: float, **kind) -> "suite.Stage":  # type: ignore[no-untyped-def]
@@ -266,18 +273,26 @@ def test_at_most_ready_setups_wait_for_their_load_and_one_runs_at_a_time(tmp_pat
                 f"open({str(marks)!r}, 'a').write('{name} end %f\\n' % time.time())")
         return suite.Stage(name, [[sys.executable, "-c", code]], molecule=True, **kind)
 
-    # A long load; meanwhile the other lane sets up a, b and c, whose loads must wait for it.
+    # A long load; meanwhile the other lane sets up a, b, c and d, whose loads must wait for it.
     todo = [stage("long", 4.0, load=True)]
-    for name in "abc":
+    for name in "abcd":
         todo += [stage(f"{name} setup", 0.2), stage(name, 0.1, load=True, needs=f"{name} setup")]
     suite.run(todo, 2, io.StringIO())
     seen = {}
     for line in marks.read_text().splitlines():
         name, what, when = line.rsplit(" ", 2)
         seen[(name, what)] = float(when)
-    setups = sorted((seen[(f"{n} setup", "start")], seen[(f"{n} setup", "end")]) for n in "abc")
-    assert all(end <= next_start for (_start, end), (next_start, _end) in zip(setups, setups[1:]))  # one at a time
-    # a and b were set up while the long load ran; c only once a's load could start, after it (READY = 2).
-    assert suite.READY == 2
-    assert seen[("b setup", "end")] < seen[("long", "end")]
-    assert seen[("c setup", "start")] >= seen[("long", "end")]
+    # a, b and c were set up while the long load ran; d only once a's load could start, after it (READY = 3).
+    assert suite.READY == 3
+    assert seen[("c setup", "end")] < seen[("long", "end")]
+    assert seen[("d setup", "start")] >= seen[("long", "end")]
+
+    # Two setups may run at once (two lanes, no load running).
+    todo = [stage("e setup", 0.5), stage("e", 0.1, load=True, needs="e setup"),
+            stage("f setup", 0.5), stage("f", 0.1, load=True, needs="f setup")]
+    suite.run(todo, 2, io.StringIO())
+    seen = {}
+    for line in marks.read_text().splitlines():
+        name, what, when = line.rsplit(" ", 2)
+        seen[(name, what)] = float(when)
+    assert seen[("f setup", "start")] < seen[("e setup", "end")]
