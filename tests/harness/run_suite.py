@@ -250,9 +250,8 @@ def plan(stages: Sequence[str], names: Sequence[str], root: Path = ROOT) -> List
     A scenario that sends load is two stages: its setup (the actions before
     the first that sends load: side_effect, or converge where converge.yml
     starts the load), which may run beside another scenario's load, and the
-    rest, which may not. The busy loads come first, then the scenarios
-    without load, then the other load scenarios, longest first, each setup
-    before its load; then the make targets.
+    rest, which may not. Load scenarios come first, longest first, each setup
+    before its load; then the other scenarios, then the make targets.
     """
     loaded: List[Stage] = []
     light: List[Stage] = []
@@ -278,12 +277,8 @@ def plan(stages: Sequence[str], names: Sequence[str], root: Path = ROOT) -> List
         return -EXPECTED.get(stage.name, 300)
 
     pairs = sorted(range(0, len(loaded), 2), key=lambda i: (not loaded[i + 1].busy, by_time(loaded[i + 1])))
-    busy = [i for i in pairs if loaded[i + 1].busy]
-    # The busy loads, then the scenarios without load (to run beside them: a
-    # CI run that took default last ended with it alone in one lane), then the others.
-    ordered = [stage for i in busy for stage in loaded[i:i + 2]]
+    ordered = [stage for i in pairs for stage in loaded[i:i + 2]]
     ordered += sorted(light, key=by_time)
-    ordered += [stage for i in pairs if i not in busy for stage in loaded[i:i + 2]]
     ordered += sorted((Stage(t, [["make", "--no-print-directory", t]]) for t in stages), key=by_time)
     # FIRST setups, then the ALONE stages (each taken as soon as its setup has ended), then the rest.
     return sorted(ordered, key=lambda stage: (not stage.first, not stage.alone))

@@ -37,14 +37,13 @@ def _scenario(root, name: str, sequence: str, load_in: str = "") -> None:  # typ
         (directory / load_in).write_text("- ansible.builtin.import_tasks: ../shared/tasks/start_load.yml\n")
 
 
-def test_load_scenarios_are_split_before_their_load_and_queued_before_the_make_targets(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_load_scenarios_are_split_before_their_load_and_queued_first(tmp_path) -> None:  # type: ignore[no-untyped-def]
     _scenario(tmp_path, "quiet", "destroy, create, converge, verify, destroy")
     _scenario(tmp_path, "loud", "destroy, create, prepare, converge, idempotence, side_effect, verify, destroy", "side_effect.yml")
     _scenario(tmp_path, "early", "destroy, create, converge, verify, destroy", "converge.yml")
     stages = suite.plan(["lint"], ["early", "loud", "quiet"], root=tmp_path)
-    # No busy load: the scenario without load first (it would run beside a busy one), then the loads.
-    assert [s.name for s in stages] == ["molecule quiet", "molecule early setup", "molecule early", "molecule loud setup",
-                                        "molecule loud", "lint"]
+    assert [s.name for s in stages] == ["molecule early setup", "molecule early", "molecule loud setup", "molecule loud",
+                                        "molecule quiet", "lint"]
     by_name = {s.name: s for s in stages}
     assert [c[1] for c in by_name["molecule loud setup"].commands] == ["destroy", "create", "prepare", "converge", "idempotence"]
     assert [c[1] for c in by_name["molecule loud"].commands] == ["side-effect", "verify", "destroy"]
@@ -261,11 +260,9 @@ def test_the_plan_marks_the_light_and_busy_loads(tmp_path) -> None:  # type: ign
         (tmp_path / "molecule" / name / "side_effect.yml").write_text("- ansible.builtin.import_tasks: ../shared/tasks/start_load.yml\n")
     loads = {s.name: (s.beside, s.busy) for s in suite.plan([], ["operate", "rolling_restart", "releases"], root=tmp_path) if s.load}
     assert loads == {"molecule operate": (True, False), "molecule rolling_restart": (False, True), "molecule releases": (True, False)}
-    # The busy load is planned first, then the scenarios without load, to run beside it.
-    _scenario(tmp_path, "quiet", "destroy, create, converge, verify, destroy")
-    (tmp_path / "molecule" / "quiet" / "converge.yml").write_text("- hosts: all\n")
-    assert [s.name for s in suite.plan([], ["operate", "quiet", "rolling_restart", "releases"], root=tmp_path)][:3] == [
-        "molecule rolling_restart setup", "molecule rolling_restart", "molecule quiet"]
+    # The busy load is planned first, so that the scenarios without load can run beside it.
+    assert [s.name for s in suite.plan([], ["operate", "rolling_restart", "releases"], root=tmp_path)][:2] == [
+        "molecule rolling_restart setup", "molecule rolling_restart"]
 
 
 def test_at_most_ready_setups_wait_for_their_load_or_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
