@@ -250,8 +250,9 @@ def plan(stages: Sequence[str], names: Sequence[str], root: Path = ROOT) -> List
     A scenario that sends load is two stages: its setup (the actions before
     the first that sends load: side_effect, or converge where converge.yml
     starts the load), which may run beside another scenario's load, and the
-    rest, which may not. Load scenarios come first, longest first, each setup
-    before its load; then the other scenarios, then the make targets.
+    rest, which may not. Load scenarios come first, the busy ones first, then
+    longest first, each setup before its load; then the other scenarios, then
+    the make targets.
     """
     loaded: List[Stage] = []
     light: List[Stage] = []
