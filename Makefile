@@ -71,10 +71,9 @@ galaxy: venv images
 	tests/harness/galaxy-install.sh
 
 # Each stage in turn, timed (tests/harness/run_suite.py prints a table at the end).
-# The venv (pip) and the images (debootstrap) are made side by side: on a
-# fresh machine both mostly wait on downloads.
-test: collection-link
-	@$(MAKE) --no-print-directory -j2 venv images
+# The images (debootstrap) are the suite's first stage: lint, unit and sanity
+# run while they build, the scenarios after.
+test: venv collection-link
 	python tests/harness/run_suite.py
 
 demo: venv collection-link

@@ -18,8 +18,9 @@ import hashlib
 import os
 import re
 import subprocess
+import tarfile
 import tempfile
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 _HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
 _VERSION = re.compile(r"^\d+\.\d+$")
@@ -138,6 +139,34 @@ def build(dest: str, lock: str, python_version: str, machine: str, glibc: str, u
                 os.unlink(os.path.join(dest, name))
                 raise WheelhouseError("%s is not a file the lock names (its sha256 is none of the lock's hashes)" % name)
     return {"wheels": sorted(after), "downloaded": sorted(after - before), "requirements": wanted}
+
+
+def bundle(dest: str, host_has: Sequence[str]) -> Tuple[str, List[str]]:
+    """Pack the files of DEST that the host lacks (not named in HOST_HAS) into one new tar file.
+
+    One archive goes to the host in one transfer, where copying a directory
+    costs a stat, a transfer and a module run per file. Members are owned by
+    root, mode 0644, at the top of the archive. Returns the archive's path
+    and the names in it; ("", []) when the host lacks nothing.
+    """
+    has = set(host_has)
+    missing = sorted(name for name in os.listdir(dest) if name not in has and os.path.isfile(os.path.join(dest, name)))
+    if not missing:
+        return "", []
+    handle, path = tempfile.mkstemp(prefix="fasterapi-wheels-", suffix=".tar")
+    try:
+        with os.fdopen(handle, "wb") as raw, tarfile.open(fileobj=raw, mode="w") as tar:
+            for name in missing:
+                info = tar.gettarinfo(os.path.join(dest, name), arcname=name)
+                info.uid = info.gid = 0
+                info.uname = info.gname = "root"
+                info.mode = 0o644
+                with open(os.path.join(dest, name), "rb") as member:
+                    tar.addfile(info, member)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path, missing
 
 
 def _belongs_to(wheel: str, requirements: Sequence[str]) -> bool:

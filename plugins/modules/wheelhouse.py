@@ -55,6 +55,17 @@ options:
     description: Variables for uv and pip on the builder (index, CA). Values with credentials in a URL are never logged.
     type: dict
     default: {}
+  bundle:
+    description:
+      - Also pack the files of O(dest) that the host lacks (not in O(host_has)) into one new tar file on the builder, owned by
+        root and mode C(0644), to copy with M(ansible.builtin.unarchive) in one transfer. The caller removes it afterwards.
+    type: bool
+    default: false
+  host_has:
+    description: The names of the files already in the host's wheelhouse, with O(bundle).
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     description: Downloads nothing and reports no change.
@@ -76,8 +87,18 @@ EXAMPLES = r"""
     glibc: "2.36"
     uv: ~/.cache/fasterapi-deploy/uv-0.13.9/bin/uv
     extra: [uv==0.13.9]
+    # Pack what the host's wheelhouse lacks (listed by ansible.builtin.find) into one archive.
+    bundle: true
+    host_has: "{{ on_host.files | map(attribute='path') | map('basename') | list }}"
   delegate_to: localhost
   become: false
+  register: made
+
+- name: Copy it to the host in one transfer
+  ansible.builtin.unarchive:
+    src: "{{ made.bundle }}"
+    dest: /var/cache/fasterapi-deploy/wheelhouse
+  when: made.bundled | length > 0
 """
 
 RETURN = r"""
@@ -93,6 +114,15 @@ downloaded:
   elements: str
 requirements:
   description: The lock narrowed to the target (name==version), what the wheels are for.
+  returned: always
+  type: list
+  elements: str
+bundle:
+  description: The archive of what the host lacks, on the builder; empty when it lacks nothing or without O(bundle).
+  returned: always
+  type: str
+bundled:
+  description: The files in RV(bundle).
   returned: always
   type: list
   elements: str
@@ -116,6 +146,8 @@ def main() -> None:
             "pip_python": {"type": "path"},
             "extra": {"type": "list", "elements": "str", "default": []},
             "environment": {"type": "dict", "default": {}},
+            "bundle": {"type": "bool", "default": False},
+            "host_has": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,
     )
@@ -128,7 +160,7 @@ def main() -> None:
     except wheelhouse.WheelhouseError as err:
         module.fail_json(msg="No wheelhouse for this target: %s." % err)
     if module.check_mode:
-        module.exit_json(changed=False, wheels=[], downloaded=[], requirements=[])
+        module.exit_json(changed=False, wheels=[], downloaded=[], requirements=[], bundle="", bundled=[])
     try:
         got = wheelhouse.build(params["dest"], params["lock"], params["python_version"], params["machine"], params["glibc"],
                                params["uv"] or "", params["pip_python"] or sys.executable, params["extra"],
@@ -137,7 +169,8 @@ def main() -> None:
         module.fail_json(msg="The wheelhouse for %s was not made: %s."
                              % (wheelhouse.target_name(params["python_version"], params["machine"], params["glibc"]), err),
                          output=err.output[-4000:])
-    module.exit_json(changed=bool(got["downloaded"]), **got)
+    path, bundled = wheelhouse.bundle(params["dest"], params["host_has"]) if params["bundle"] else ("", [])
+    module.exit_json(changed=bool(got["downloaded"]), bundle=path, bundled=bundled, **got)
 
 
 if __name__ == "__main__":

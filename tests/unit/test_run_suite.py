@@ -120,18 +120,18 @@ def test_a_command_that_cannot_start_fails_its_stage() -> None:
 
 def test_main_fails_when_a_stage_never_ended(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     python = sys.executable
-    monkeypatch.setattr(suite, "plan", lambda stages, names: [suite.Stage("a", [[python, "-c", "pass"]]),
-                                                              suite.Stage("b", [[python, "-c", "pass"]])])
+    monkeypatch.setattr(suite, "plan", lambda stages, names, images: [suite.Stage("a", [[python, "-c", "pass"]]),
+                                                                      suite.Stage("b", [[python, "-c", "pass"]])])
     monkeypatch.setattr(suite, "run", lambda todo, lanes, out: [suite.Timing(name="a", rc=0)])
     assert suite.main(["--stages", "--scenarios"]) == 1
 
 
 def test_main_exits_with_the_first_failure(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     python = sys.executable
-    monkeypatch.setattr(suite, "plan", lambda stages, names: [
+    monkeypatch.setattr(suite, "plan", lambda stages, names, images: [
         suite.Stage("ok", [[python, "-c", "pass"]]), suite.Stage("bad", [[python, "-c", "raise SystemExit(2)"]])])
     assert suite.main(["--stages", "--scenarios", "--lanes", "1"]) == 2
-    monkeypatch.setattr(suite, "plan", lambda stages, names: [suite.Stage("ok", [[python, "-c", "pass"]])])
+    monkeypatch.setattr(suite, "plan", lambda stages, names, images: [suite.Stage("ok", [[python, "-c", "pass"]])])
     assert suite.main(["--stages", "--scenarios"]) == 0
 
 
@@ -296,3 +296,26 @@ def test_at_most_ready_setups_wait_for_their_load_or_run(tmp_path) -> None:  # t
         name, what, when = line.rsplit(" ", 2)
         seen[(name, what)] = float(when)
     assert seen[("f setup", "start")] < seen[("e setup", "end")]
+
+
+def test_the_images_are_the_first_stage_and_every_scenario_needs_them(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _scenario(tmp_path, "loud", "destroy, create, converge, side_effect, verify, destroy", "side_effect.yml")
+    _scenario(tmp_path, "quiet", "destroy, create, converge, verify, destroy")
+    planned = suite.plan(["lint"], ["loud", "quiet"], root=tmp_path, images=True)
+    assert planned[0].name == "images" and planned[0].commands == [["make", "--no-print-directory", "images"]]
+    assert not planned[0].molecule
+    needs = {s.name: s.needs for s in planned}
+    assert needs == {"images": None, "molecule loud setup": "images", "molecule loud": "molecule loud setup",
+                     "molecule quiet": "images", "lint": None}
+    # Without scenarios, no images; without the flag, none either.
+    assert [s.name for s in suite.plan(["lint"], [], root=tmp_path, images=True)] == ["lint"]
+    assert "images" not in [s.name for s in suite.plan(["lint"], ["quiet"], root=tmp_path)]
+
+
+def test_lint_runs_while_the_images_build_and_no_scenario_does(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    timed = Timed(tmp_path / "marks")
+    images = timed.stage("images", molecule=False, first=True)
+    suite.run([images, timed.stage("scenario", needs="images"), timed.stage("lint", molecule=False)], 2, io.StringIO())
+    seen = timed.seen()
+    assert seen[("scenario", "start")] >= seen[("images", "end")]
+    assert seen[("lint", "start")] < seen[("images", "end")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,27 @@ def test_a_failing_download_names_the_step(tmp_path: Path) -> None:
     with pytest.raises(wheelhouse.WheelhouseError, match=r"downloading the wheels \(pip download\) failed") as raised:
         wheelhouse.build(str(tmp_path / "w"), LOCK, "3.11", "x86_64", "2.36", uv, str(failing))
     assert "uvloop" in raised.value.output
+
+
+def test_bundle_packs_only_what_the_host_lacks_owned_by_root(tmp_path: Path) -> None:
+    dest = tmp_path / "w"
+    dest.mkdir()
+    for name in ("a-1-py3-none-any.whl", "b-2-py3-none-any.whl", "uv-0.13.9-py3-none-manylinux_2_17_x86_64.whl"):
+        (dest / name).write_bytes(name.encode())
+    (dest / name).chmod(0o600)
+    path, names = wheelhouse.bundle(str(dest), ["a-1-py3-none-any.whl", "not-here.whl"])
+    try:
+        assert names == ["b-2-py3-none-any.whl", "uv-0.13.9-py3-none-manylinux_2_17_x86_64.whl"]
+        with tarfile.open(path) as tar:
+            members = tar.getmembers()
+            assert [m.name for m in members] == names
+            assert {(m.uid, m.gid, m.uname, m.mode, m.isfile()) for m in members} == {(0, 0, "root", 0o644, True)}
+            extracted = tar.extractfile(names[1])
+            assert extracted is not None and extracted.read() == names[1].encode()
+    finally:
+        os.unlink(path)
+
+
+def test_bundle_makes_no_archive_when_the_host_has_everything(tmp_path: Path) -> None:
+    (tmp_path / "a-1-py3-none-any.whl").write_bytes(b"x")
+    assert wheelhouse.bundle(str(tmp_path), ["a-1-py3-none-any.whl"]) == ("", [])
