@@ -322,7 +322,8 @@ def run(todo: Sequence[Stage], lanes: int, out: TextIO) -> List[Timing]:
     turn = threading.Condition()
     timings: List[Timing] = []
     began = time.monotonic()
-    setups = {stage.needs for stage in todo if stage.needs}
+    # The setups are what a load stage needs (the images stage, which every scenario needs, is not one).
+    setups = {stage.needs for stage in todo if stage.load and stage.needs}
 
     def may_run(stage: Stage) -> bool:
         if stage.needs and stage.needs not in ended:
@@ -337,7 +338,7 @@ def run(todo: Sequence[Stage], lanes: int, out: TextIO) -> List[Timing]:
         if stage.load and any(other.load and not _may_share(stage, other) for other in running):
             return False
         if stage.name in setups:
-            ready = [s for s in waiting if s.needs and ended.get(s.needs) == 0]
+            ready = [s for s in waiting if s.load and s.needs and ended.get(s.needs) == 0]
             if len(ready) + sum(other.name in setups for other in running) >= READY:
                 return False
         return True

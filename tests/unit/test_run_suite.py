@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
+import threading
 from itertools import count
 
 import pytest
@@ -319,3 +320,21 @@ def test_lint_runs_while_the_images_build_and_no_scenario_does(tmp_path) -> None
     seen = timed.seen()
     assert seen[("scenario", "start")] >= seen[("images", "end")]
     assert seen[("lint", "start")] < seen[("images", "end")]
+
+
+def test_the_whole_plan_with_images_runs_every_stage(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Every scenario needs the images, and the setups count only what waits for a load: a plan as
+    # make test's (a FIRST setup, several loads, a scenario without load) must run to its end.
+    for name in ("hardening", "aaa", "bbb", "ccc", "ddd"):
+        _scenario(tmp_path, name, "destroy, create, converge, side_effect, verify, destroy", "side_effect.yml")
+    _scenario(tmp_path, "quiet", "destroy, create, converge, verify, destroy")
+    planned = suite.plan(["lint", "unit"], ["hardening", "aaa", "bbb", "ccc", "ddd", "quiet"], root=tmp_path, images=True)
+    for stage in planned:
+        stage.commands = [[sys.executable, "-c", "pass"]]
+    timings: list = []
+    lanes = threading.Thread(target=lambda: timings.extend(suite.run(planned, 2, io.StringIO())), daemon=True)
+    lanes.start()
+    lanes.join(timeout=60)
+    assert not lanes.is_alive(), "the lanes waited for each other and never ended"
+    assert sorted(t.name for t in timings) == sorted(s.name for s in planned)
+    assert all(t.rc == 0 for t in timings)
