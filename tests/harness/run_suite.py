@@ -61,12 +61,6 @@ EXPECTED = {
     "galaxy-import": 35, "unit": 65,
 }
 
-# Load stages that run with no other scenario beside them (make targets may:
-# they start no container). hardening restarts its
-# containers (docker restart) and expects each to come back with its address,
-# on which one of its sockets listens: Docker gives the lowest free address,
-# so a container created meanwhile by another stage would take it.
-ALONE = {"molecule hardening"}
 # How many scenarios may be set up and wait for their load at once. With one,
 # a lane that finished a setup early stayed idle while the load before it ran,
 # and the next load then waited for its own setup (a CI of 2026-12-04: 75 s
@@ -81,14 +75,9 @@ READY = 3
 # rolling_restart, whose busy loops make the saturated CPU its test is about.
 BESIDE = {"molecule operate", "molecule ansible_versions", "molecule migrations", "molecule releases",
           "molecule real_hosts"}
-# Its busy load goes first of the loads (after hardening's): nothing that sends
-# load may run beside it, the scenarios without load and the setups may.
+# Its busy load goes first of the loads: nothing that sends load may run
+# beside it, the scenarios without load and the setups may.
 BUSY = {"molecule rolling_restart"}
-# ... and Docker gives the lowest free address also at a restart: a container
-# of another stage that had a lower address and was removed meanwhile hands it
-# over (measured: a container at .8 came back at .4). So hardening's containers
-# are created first, before any other stage's, and hold the lowest addresses.
-FIRST = {"molecule hardening setup"}
 
 # "INFO     default ➜ converge: Executing" / "... Executed: Successful"
 _ACTION = re.compile(r"^(?:INFO|WARNING|ERROR)\s+(?P<scenario>[\w-]+) \S+ (?P<action>[\w-]+): "
@@ -140,8 +129,6 @@ class Stage:
     load: bool = False
     needs: Optional[str] = None
     on_failure: Optional[List[str]] = None
-    alone: bool = False
-    first: bool = False
     beside: bool = False
     busy: bool = False
 
@@ -274,10 +261,9 @@ def plan(stages: Sequence[str], names: Sequence[str], root: Path = ROOT, images:
         # The command line spells the actions with a hyphen (side-effect), the sequence with an underscore.
         commands = [["molecule", action.split(" ")[0].replace("_", "-"), "-s", name, *action.split(" ")[1:]]
                     for action in sequence]
-        loaded.append(Stage(f"molecule {name} setup", commands[:split], molecule=True, on_failure=destroy,
-                            first=f"molecule {name} setup" in FIRST))
+        loaded.append(Stage(f"molecule {name} setup", commands[:split], molecule=True, on_failure=destroy))
         loaded.append(Stage(f"molecule {name}", commands[split:], molecule=True, load=True,
-                            needs=f"molecule {name} setup", on_failure=destroy, alone=f"molecule {name}" in ALONE,
+                            needs=f"molecule {name} setup", on_failure=destroy,
                             beside=f"molecule {name}" in BESIDE, busy=f"molecule {name}" in BUSY))
 
     def by_time(stage: Stage) -> int:
@@ -291,9 +277,8 @@ def plan(stages: Sequence[str], names: Sequence[str], root: Path = ROOT, images:
         for stage in ordered:
             if stage.molecule and not stage.needs:
                 stage.needs = IMAGES
-        ordered.insert(0, Stage(IMAGES, [["make", "--no-print-directory", "images"]], first=True))
-    # FIRST setups, then the ALONE stages (each taken as soon as its setup has ended), then the rest.
-    return sorted(ordered, key=lambda stage: (not stage.first, not stage.alone))
+        ordered.insert(0, Stage(IMAGES, [["make", "--no-print-directory", "images"]]))
+    return ordered
 
 
 def _may_share(one: Stage, other: Stage) -> bool:
@@ -327,13 +312,6 @@ def run(todo: Sequence[Stage], lanes: int, out: TextIO) -> List[Timing]:
 
     def may_run(stage: Stage) -> bool:
         if stage.needs and stage.needs not in ended:
-            return False
-        if stage.molecule and not stage.first and any(other.first for other in waiting + running):
-            return False  # no container of another scenario before those of a FIRST setup
-        # ALONE: no other scenario beside it (make targets start no container).
-        if stage.molecule and any(other.alone for other in running):
-            return False
-        if stage.alone and any(other.molecule for other in running):
             return False
         if stage.load and any(other.load and not _may_share(stage, other) for other in running):
             return False

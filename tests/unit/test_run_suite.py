@@ -203,38 +203,15 @@ class Timed:
         return found
 
 
-def test_a_stage_that_runs_alone_has_nothing_beside_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    timed = Timed(tmp_path / "marks")
-    suite.run([timed.stage("first"), timed.stage("lonely", alone=True), timed.stage("light1"), timed.stage("light2")],
-              2, io.StringIO())
-    times = timed.seen()
-    for other in ("first", "light1", "light2"):
-        assert times[(other, "end")] <= times[("lonely", "start")] or times[(other, "start")] >= times[("lonely", "end")], other
-    # A make target starts no container: it may run beside.
-    suite.run([timed.stage("lonely", alone=True), timed.stage("make", molecule=False)], 2, io.StringIO())
-    times = timed.seen()
-    assert times[("make", "start")] < times[("lonely", "end")] and times[("make", "end")] > times[("lonely", "start")]
-    assert suite.plan([], [], root=tmp_path) == [] and "molecule hardening" in suite.ALONE
-
-
-def test_a_first_setup_creates_its_containers_before_any_other_scenario(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    timed = Timed(tmp_path / "marks")
-    # Listed last, it is still taken first; a make target may run beside it, a scenario may not.
-    suite.run([timed.stage("other scenario"), timed.stage("lint", molecule=False), timed.stage("hardening setup", first=True)],
-              2, io.StringIO())
-    seen = timed.seen()
-    assert seen[("other scenario", "start")] >= seen[("hardening setup", "end")]
-    assert seen[("lint", "start")] < seen[("hardening setup", "end")]
-
-
-def test_hardenings_setup_is_planned_first(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_hardening_is_a_heavy_load_like_the_others(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Its containers have fixed addresses on a network of their own (molecule/hardening/molecule.yml),
+    # so a restart gets its address back whatever else runs: nothing holds it first or alone.
     for name in ("aaa", "hardening"):
-        _scenario(tmp_path, name, "destroy, create, converge, side_effect, verify, destroy")
-        (tmp_path / "molecule" / name / "side_effect.yml").write_text("- ansible.builtin.import_tasks: ../shared/tasks/start_load.yml\n")
-    planned = suite.plan(["lint"], ["aaa", "hardening"], root=tmp_path)
-    assert [s.name for s in planned][:2] == ["molecule hardening setup", "molecule hardening"]
-    assert planned[0].first and planned[1].alone
-    assert not any(s.first for s in planned[1:])
+        _scenario(tmp_path, name, "destroy, create, converge, side_effect, verify, destroy", "side_effect.yml")
+    planned = {s.name: s for s in suite.plan(["lint"], ["aaa", "hardening"], root=tmp_path)}
+    assert planned["molecule hardening"].load and not planned["molecule hardening"].beside
+    assert planned["molecule hardening"].needs == "molecule hardening setup"
+    assert suite.plan([], [], root=tmp_path) == []
 
 
 def test_a_light_load_runs_beside_a_heavy_one_but_not_beside_a_busy_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -315,7 +292,7 @@ def test_the_images_are_the_first_stage_and_every_scenario_needs_them(tmp_path) 
 
 def test_lint_runs_while_the_images_build_and_no_scenario_does(tmp_path) -> None:  # type: ignore[no-untyped-def]
     timed = Timed(tmp_path / "marks")
-    images = timed.stage("images", molecule=False, first=True)
+    images = timed.stage("images", molecule=False)
     suite.run([images, timed.stage("scenario", needs="images"), timed.stage("lint", molecule=False)], 2, io.StringIO())
     seen = timed.seen()
     assert seen[("scenario", "start")] >= seen[("images", "end")]
@@ -324,7 +301,7 @@ def test_lint_runs_while_the_images_build_and_no_scenario_does(tmp_path) -> None
 
 def test_the_whole_plan_with_images_runs_every_stage(tmp_path) -> None:  # type: ignore[no-untyped-def]
     # Every scenario needs the images, and the setups count only what waits for a load: a plan as
-    # make test's (a FIRST setup, several loads, a scenario without load) must run to its end.
+    # make test's (several loads, a scenario without load) must run to its end.
     for name in ("hardening", "aaa", "bbb", "ccc", "ddd"):
         _scenario(tmp_path, name, "destroy, create, converge, side_effect, verify, destroy", "side_effect.yml")
     _scenario(tmp_path, "quiet", "destroy, create, converge, verify, destroy")
