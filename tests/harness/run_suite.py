@@ -55,10 +55,10 @@ IMAGES = "images"
 # queue's order, longest first, so the two lanes end close together (a busy
 # load first: see BUSY). A stage not listed counts as 300 s.
 EXPECTED = {
-    "molecule releases": 320, "molecule front_door": 290, "molecule rolling_restart": 450,
-    "molecule default": 420, "molecule real_hosts": 530, "molecule hardening": 210,
-    "molecule operate": 375, "molecule ansible_versions": 150, "molecule migrations": 180, "sanity": 85, "lint": 45,
-    "galaxy-import": 38, "unit": 60,
+    "molecule releases": 330, "molecule front_door": 295, "molecule rolling_restart": 300,
+    "molecule default": 430, "molecule real_hosts": 550, "molecule hardening": 175,
+    "molecule operate": 360, "molecule ansible_versions": 150, "molecule migrations": 130, "sanity": 70, "lint": 45,
+    "galaxy-import": 35, "unit": 65,
 }
 
 # How many scenarios may be set up and wait for their load at once. With one,
@@ -242,10 +242,10 @@ def plan(stages: Sequence[str], names: Sequence[str], root: Path = ROOT, images:
     A scenario that sends load is two stages: its setup (the actions before
     the first that sends load: side_effect, or converge where converge.yml
     starts the load), which may run beside another scenario's load, and the
-    rest, which may not. The busy loads come first, then the other scenarios
-    longest first, each setup right before its load; then the make targets.
-    With IMAGES, `make images` is the first stage and every scenario needs
-    it: the make targets (lint, unit, sanity) run beside it.
+    rest, which may not. Load scenarios come first, the busy ones first, then
+    longest first, each setup before its load; then the other scenarios, then
+    the make targets. With IMAGES, `make images` is the first stage and every
+    scenario needs it: the make targets (lint, unit, sanity) run beside it.
     """
     loaded: List[Stage] = []
     light: List[Stage] = []
@@ -269,11 +269,9 @@ def plan(stages: Sequence[str], names: Sequence[str], root: Path = ROOT, images:
     def by_time(stage: Stage) -> int:
         return -EXPECTED.get(stage.name, 300)
 
-    # Each load with its setup, and each scenario without load, longest first (after the busy load):
-    # a long scenario queued last ran with the other lane idle (default: 420 s, the last 200 s alone).
-    units = [loaded[i:i + 2] for i in range(0, len(loaded), 2)] + [[stage] for stage in light]
-    units.sort(key=lambda unit: (not unit[-1].busy, by_time(unit[-1])))
-    ordered = [stage for unit in units for stage in unit]
+    pairs = sorted(range(0, len(loaded), 2), key=lambda i: (not loaded[i + 1].busy, by_time(loaded[i + 1])))
+    ordered = [stage for i in pairs for stage in loaded[i:i + 2]]
+    ordered += sorted(light, key=by_time)
     ordered += sorted((Stage(t, [["make", "--no-print-directory", t]]) for t in stages), key=by_time)
     if images and names:
         for stage in ordered:

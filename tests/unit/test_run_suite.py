@@ -315,14 +315,3 @@ def test_the_whole_plan_with_images_runs_every_stage(tmp_path) -> None:  # type:
     assert not lanes.is_alive(), "the lanes waited for each other and never ended"
     assert sorted(t.name for t in timings) == sorted(s.name for s in planned)
     assert all(t.rc == 0 for t in timings)
-
-
-def test_scenarios_are_queued_longest_first_with_or_without_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    # A long scenario without load queued after every load ran last with the other lane idle.
-    for name in ("migrations", "rolling_restart", "real_hosts"):
-        _scenario(tmp_path, name, "destroy, create, converge, side_effect, verify, destroy", "side_effect.yml")
-    _scenario(tmp_path, "default", "destroy, create, converge, verify, destroy")
-    names = [s.name for s in suite.plan(["lint"], ["default", "migrations", "real_hosts", "rolling_restart"], root=tmp_path)]
-    assert names == ["molecule rolling_restart setup", "molecule rolling_restart", "molecule real_hosts setup",
-                     "molecule real_hosts", "molecule default", "molecule migrations setup", "molecule migrations", "lint"]
-    assert suite.EXPECTED["molecule real_hosts"] > suite.EXPECTED["molecule default"] > suite.EXPECTED["molecule migrations"]
