@@ -53,8 +53,7 @@ fi
 if [ "$command" = sanity ] && ! command -v shellcheck >/dev/null 2>&1 && [ "$(id -u)" = 0 ] &&
   command -v apt-get >/dev/null 2>&1; then
   echo "ansible-test.sh: installing Debian's shellcheck"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
+  tests/harness/apt-install.sh shellcheck
 fi
 
 cd "$tree"

@@ -72,8 +72,7 @@ for r in "${releases[@]}"; do
 done
 if [ "$needs_build" = 1 ] && ! command -v debootstrap >/dev/null; then
   echo "build-images: installing debootstrap"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  "$here/apt-install.sh" debootstrap
 fi
 pids=()
 for r in "${releases[@]}"; do

@@ -16,9 +16,7 @@ if ! command -v dockerd >/dev/null 2>&1; then
     exit 1
   fi
   echo "ensure-docker: installing Debian's docker.io"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq docker.io >/dev/null
+  "$(dirname "$0")/apt-install.sh" docker.io
 fi
 
 if ! docker info >/dev/null 2>&1; then

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs Debian packages for the test harness: apt-install.sh PACKAGE...
+# The suite's stages run two at once, and more than one of them may install
+# something on a fresh machine (the images stage debootstrap, sanity
+# shellcheck, the Docker check docker.io): apt holds its lists and dpkg for
+# one process at a time and fails at once in any other ("Could not get lock
+# /var/lib/apt/lists/lock", seen in a CI run). Our installs take turns on a
+# lock of their own, and each also waits up to 10 minutes for apt's locks
+# (another program's apt, such as unattended-upgrades).
+set -euo pipefail
+[ $# -gt 0 ] || { echo "apt-install.sh: name the packages to install" >&2; exit 2; }
+export DEBIAN_FRONTEND=noninteractive
+exec 9>/var/lock/fasterapi-apt-install.lock
+flock 9
+missing=()
+for package in "$@"; do
+  dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -gt 0 ] || exit 0
+apt-get -o DPkg::Lock::Timeout=600 update -qq
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
