@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs Debian packages for the test harness: apt-install.sh PACKAGE...
 # The suite's stages run two at once, and more than one of them may install
-# something on a fresh machine (the images stage debootstrap, sanity
-# shellcheck, the Docker check docker.io): apt holds its lists and dpkg for
+# something on a fresh machine (debootstrap for the images, the linter of
+# shell scripts for sanity, docker.io): apt holds its lists and dpkg for
 # one process at a time and fails at once in any other ("Could not get lock
 # /var/lib/apt/lists/lock", seen in a CI run). Our installs take turns on a
 # lock of their own, and each also waits up to 10 minutes for apt's locks
