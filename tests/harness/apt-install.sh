@@ -5,8 +5,9 @@
 # shell scripts for sanity, docker.io): apt holds its lists and dpkg for
 # one process at a time and fails at once in any other ("Could not get lock
 # /var/lib/apt/lists/lock", seen in a CI run). Our installs take turns on a
-# lock of their own, and each also waits up to 10 minutes for apt's locks
-# (another program's apt, such as unattended-upgrades).
+# lock of their own. The install also waits up to 10 minutes for dpkg's lock
+# held by another program (DPkg::Lock::Timeout); `apt-get update` does not
+# wait for the lists' lock (measured: refused at once even with the option).
 set -euo pipefail
 [ $# -gt 0 ] || { echo "apt-install.sh: name the packages to install" >&2; exit 2; }
 export DEBIAN_FRONTEND=noninteractive
