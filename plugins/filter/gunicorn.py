@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.fasterapi.deploy.plugins.module_utils import companions
 from ansible_collections.fasterapi.deploy.plugins.plugin_utils import binds, release_naming
 from ansible_collections.fasterapi.deploy.plugins.plugin_utils.binds import (
     gunicorn_bind_error, ip_allow_entries, ip_allow_error, ip_allow_reaches_beyond_loopback)
@@ -82,6 +83,22 @@ def systemd_env_quote(value: Any) -> str:
     return '"' + "".join(_SYSTEMD_ENV_ESCAPES.get(char, char) for char in text) + '"'
 
 
+def companion_exec(command: Any, venv_bin: str) -> str:
+    """The ExecStart= value that runs a companion's or scheduled job's COMMAND from VENV_BIN (plugins/filter/companion_exec.yml)."""
+    try:
+        return companions.exec_line(command, venv_bin)
+    except ValueError as error:
+        raise AnsibleFilterError(f"companion_exec: {error}") from None
+
+
+def companion_units(companions_: Any, app: str, unit_dir: str, timers: Any) -> list[dict[str, Any]]:
+    """The unit files of an app's companions and scheduled jobs, with the templates that write them (plugins/filter/companion_units.yml)."""
+    try:
+        return companions.unit_files(app, unit_dir, companions_ or [], timers or [])
+    except (KeyError, TypeError, ValueError) as error:
+        raise AnsibleFilterError(f"companion_units: {error}") from None
+
+
 class FilterModule:
     """Ansible entry point."""
 
@@ -90,4 +107,5 @@ class FilterModule:
                 "python_literal": python_literal, "ip_allow_error": ip_allow_error,
                 "ip_allow_entries": ip_allow_entries,
                 "ip_allow_reaches_beyond_loopback": ip_allow_reaches_beyond_loopback,
-                "lock_host": lock_host, "systemd_env_quote": systemd_env_quote}
+                "lock_host": lock_host, "systemd_env_quote": systemd_env_quote,
+                "companion_exec": companion_exec, "companion_units": companion_units}

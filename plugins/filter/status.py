@@ -95,6 +95,14 @@ def status_table(status: Any, host: str = "") -> str:
                 processes.append([f"{app['name']} total", "", "", "", _mib(sum(pss)) if pss else "-"])
         if len(processes) > 1:
             lines += [""] + _columns(processes)
+    companion_rows = [["COMPANION OR TIMER", "STATE", "RELEASE OR NEXT RUN", "MAINPID", "RESTARTS"]]
+    for app in apps:
+        for row in app.get("companions", []):
+            companion_rows.append([row["unit"], f"{row['active']}/{row['sub']}",
+                                   row["release"] if row["kind"] == "companion" else (row.get("next") or "-"),
+                                   str(row["pid"] or "-"), str(row.get("n_restarts", "-")) if row["kind"] == "companion" else "-"])
+    if len(companion_rows) > 1:
+        lines += [""] + _columns(companion_rows)
     errors = [f"{app['name']}  {line}" for app in apps for line in app["journal"].get("error_lines", [])]
     if errors:
         lines += ["", f"RECENT ERRORS (the last of each app's, in the journal since \"{since}\")"] + errors

@@ -26,7 +26,7 @@ import time
 import urllib.parse
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from ansible_collections.fasterapi.deploy.plugins.module_utils import ledger, releases
+from ansible_collections.fasterapi.deploy.plugins.module_utils import companions, ledger, releases
 # One reader of systemd and /proc, shared with the hand-over helper in the app's venv.
 from ansible_collections.fasterapi.deploy.plugins.module_utils.host_processes import (
     age_of, children_of, exec_start_argv, memory_of, parse_show, show_argv)
@@ -239,6 +239,27 @@ def health_answer(returncode: int, stdout: str) -> Dict[str, Any]:
 
 # --- Judging -----------------------------------------------------------------------
 
+def companion_status(app: str, unit_dir: str, runner: Runner) -> List[Dict[str, Any]]:
+    """APP's companion instances (loaded or enabled) and scheduled-job timers, each with its state, release or next run."""
+    marked = companions.marked_files(unit_dir, app)
+    templates = [name for name in marked if name.endswith("@.service")]
+    loaded = companions.parse_list_units(runner(companions.list_units_argv(app)).stdout)
+    found = companions.instances_of(loaded + companions.wants_instances(unit_dir, app), templates)
+    rows: List[Dict[str, Any]] = []
+    for release, units in sorted(found.items()):
+        for unit in units:
+            shown = parse_show(runner(show_argv(unit, "ActiveState,SubState,MainPID,UnitFileState,NRestarts")).stdout)
+            rows.append({"unit": unit, "kind": "companion", "release": release, "active": shown.get("ActiveState", ""),
+                         "sub": shown.get("SubState", ""), "pid": int(shown.get("MainPID", "0") or 0),
+                         "unit_file": shown.get("UnitFileState", ""), "n_restarts": int(shown.get("NRestarts", "0") or 0)})
+    for timer in (name for name in marked if name.endswith(".timer")):
+        shown = parse_show(runner(show_argv(timer, "ActiveState,SubState,UnitFileState,NextElapseUSecRealtime,LastTriggerUSec")).stdout)
+        rows.append({"unit": timer, "kind": "timer", "release": "", "active": shown.get("ActiveState", ""),
+                     "sub": shown.get("SubState", ""), "pid": 0, "unit_file": shown.get("UnitFileState", ""),
+                     "next": shown.get("NextElapseUSecRealtime", ""), "last": shown.get("LastTriggerUSec", "")})
+    return rows
+
+
 def judge(app: Dict[str, Any]) -> Tuple[List[str], List[str]]:
     """The faults (the app is down or degraded, or owes a restart) and other findings of one app's status."""
     faults: List[str] = []
@@ -268,6 +289,12 @@ def judge(app: Dict[str, Any]) -> Tuple[List[str], List[str]]:
     if app["releases"]["unfinished"]:
         findings.append("interrupted builds in releases/: %s" % ", ".join(app["releases"]["unfinished"]))
     findings += ["ledger: %s" % problem for problem in app.get("ledger", {}).get("problems", [])]
+    current = app["releases"]["current"]
+    for row in app.get("companions", []):
+        if row["active"] not in ("active", "activating", "reloading"):
+            faults.append("%s not running (%s/%s)" % (row["unit"], row["active"], row["sub"]))
+        elif row["kind"] == "companion" and current and row["release"] != current:
+            findings.append("%s runs release %s, not the current %s" % (row["unit"], row["release"], current))
     if app["exposure"]["level"] in EXPOSED_LEVELS:
         findings.append("exposure %s %s (systemd-analyze security)" % (app["exposure"]["score"], app["exposure"]["level"]))
     return faults, findings
@@ -282,7 +309,7 @@ def _read(path: str) -> Optional[str]:
 
 
 def app_status(app: str, since: str, runner: Runner = run, proc: str = "/proc", settle: float = 3.0,
-               with_exposure: bool = True) -> Dict[str, Any]:
+               with_exposure: bool = True, unit_dir: str = "/etc/systemd/system") -> Dict[str, Any]:
     """Everything worth knowing about APP, read from the host, judged (``faults`` and ``findings``)."""
     unit = app + ".service"
     shown = parse_show(runner(show_argv(unit, SHOW_PROPERTIES)).stdout)
@@ -334,6 +361,7 @@ def app_status(app: str, since: str, runner: Runner = run, proc: str = "/proc", 
         else {"score": None, "level": ""},
         "health": health,
         "ledger": ledger_status(base) if base else {"count": 0, "records": [], "problems": []},
+        "companions": companion_status(app, unit_dir, runner),
     }
     result["faults"], result["findings"] = judge(result)
     return result
@@ -351,7 +379,7 @@ def host_status(apps: Sequence[str], unit_dir: str, since: str, runner: Runner =
         if app not in found:
             faults.append("%s: no unit of fasterapi.deploy.gunicorn (%s)" % (app, os.path.join(unit_dir, app + ".service")))
             continue
-        status = app_status(app, since, runner, proc, settle, with_exposure)
+        status = app_status(app, since, runner, proc, settle, with_exposure, unit_dir)
         statuses.append(status)
         faults += ["%s: %s" % (app, fault) for fault in status["faults"]]
         findings += ["%s: %s" % (app, finding) for finding in status["findings"]]

@@ -125,6 +125,13 @@ apps:
         C(previous_release), C(version), C(source), C(lock), C(phases), C(message)) and C(problems) (a record edited,
         removed or added by hand, or a ledger cut short; each is also a finding).
       type: dict
+    companions:
+      description: >-
+        The app's companion instances (loaded or enabled) and scheduled-job timers: C(unit), C(kind) (C(companion) or
+        C(timer)), C(release) (a companion's), C(active), C(sub), C(pid), C(unit_file), C(n_restarts), and a timer's C(next)
+        and C(last) runs. One not running is a fault; a companion of a release other than the current one is a finding.
+      type: list
+      elements: dict
     master:
       description: The master (systemd's MainPID) as C(pid), C(age_seconds), C(rss_kib), C(pss_kib); C(pid) 0 when none.
       type: dict

@@ -23,7 +23,9 @@ options:
     type: path
     required: true
   paths:
-    description: Other paths whose existence to report in RV(exists) (for example the app's config), by a name of your choice.
+    description:
+      - Other paths whose existence to report in RV(exists) (for example the app's config), by a name of your choice.
+      - A path with C(*) is a pattern (shell-style), which exists when it matches a file.
     type: dict
     default: {}
 attributes:
@@ -76,6 +78,7 @@ exists:
   sample: {config: true}
 """
 
+import glob  # noqa: E402  pylint: disable=wrong-import-position
 import os  # noqa: E402  pylint: disable=wrong-import-position
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402  pylint: disable=wrong-import-position
@@ -93,7 +96,8 @@ def main() -> None:
     state = releases.read_state(module.params["base_dir"])
     module.exit_json(changed=False, current=state["current"], previous=state["previous"], built=state["built"],
                      unfinished=releases.unfinished_releases(os.path.join(module.params["base_dir"], "releases")),
-                     exists={name: os.path.exists(str(path)) for name, path in module.params["paths"].items()})
+                     exists={name: bool(glob.glob(str(path))) if "*" in str(path) else os.path.exists(str(path))
+                             for name, path in module.params["paths"].items()})
 
 
 if __name__ == "__main__":

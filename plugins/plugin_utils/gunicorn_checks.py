@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ansible_collections.fasterapi.deploy.plugins.module_utils import app_lock
-from ansible_collections.fasterapi.deploy.plugins.plugin_utils import secret_limits
+from ansible_collections.fasterapi.deploy.plugins.plugin_utils import companion_checks, secret_limits
 from ansible_collections.fasterapi.deploy.plugins.plugin_utils.binds import gunicorn_bind, ip_allow_error, ip_allow_reaches_beyond_loopback
 from ansible_collections.fasterapi.deploy.plugins.plugin_utils.checker import (
     Checker, Problem, as_bool, as_float, as_int, clean_path, is_below, mask_url, show)
@@ -666,6 +666,7 @@ class GunicornChecker(Checker):
         self.control_socket()
         self.credentials()
         self.metrics()
+        companion_checks.check(self)
         return self.problems
 
 

@@ -57,7 +57,8 @@ IMAGES = "images"
 EXPECTED = {
     "molecule releases": 330, "molecule front_door": 295, "molecule rolling_restart": 300,
     "molecule default": 430, "molecule real_hosts": 550, "molecule hardening": 175,
-    "molecule operate": 360, "molecule ansible_versions": 150, "molecule migrations": 130, "sanity": 70, "lint": 45,
+    "molecule operate": 360, "molecule ansible_versions": 150, "molecule migrations": 130, "molecule companions": 450,
+    "sanity": 70, "lint": 45,
     "galaxy-import": 35, "unit": 65,
 }
 
@@ -74,7 +75,7 @@ READY = 3
 # heavy, which leaves this machine's second lane less idle. Never beside
 # rolling_restart, whose busy loops make the saturated CPU its test is about.
 BESIDE = {"molecule operate", "molecule ansible_versions", "molecule migrations", "molecule releases",
-          "molecule real_hosts"}
+          "molecule real_hosts", "molecule companions"}
 # Its busy load goes first of the loads: nothing that sends load may run
 # beside it, the scenarios without load and the setups may.
 BUSY = {"molecule rolling_restart"}

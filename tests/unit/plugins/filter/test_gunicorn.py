@@ -144,3 +144,18 @@ def test_lock_host_takes_the_first_builder_of_each_release() -> None:
 def test_lock_host_refuses_what_is_not_a_mapping() -> None:
     with pytest.raises(AnsibleFilterError, match="mapping of host to release"):
         filters.lock_host(["web1"], ["1.0"], {})
+
+
+def test_companion_exec_runs_the_venvs_program_and_refuses_an_empty_command() -> None:
+    assert filters.companion_exec("celery -A shop worker", "/srv/shop/releases/%i/venv/bin") == \
+        '/srv/shop/releases/%i/venv/bin/celery "-A" "shop" "worker"'
+    with pytest.raises(AnsibleFilterError, match="companion_exec: an empty command"):
+        filters.companion_exec([], "/venv/bin")
+
+
+def test_companion_units_names_each_units_file_and_template() -> None:
+    files = filters.companion_units([{"name": "beat", "command": "celery -A shop beat", "singleton": True}], "shop",
+                                    "/etc/systemd/system", [])
+    assert [(item["dest"], item["template"]) for item in files] == [("/etc/systemd/system/shop-beat-1@.service", "companion.service.j2")]
+    with pytest.raises(AnsibleFilterError, match="companion_units"):
+        filters.companion_units([{"command": "x"}], "shop", "/etc/systemd/system", [])

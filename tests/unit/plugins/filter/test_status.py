@@ -118,3 +118,19 @@ def test_the_apps_recent_errors_are_shown_as_logged() -> None:
     assert lines[start + 1:start + 3] == ["shop  [2026-12-05 07:00:00 +0000] [590] [ERROR] Exception in ASGI application",
                                           "shop  RuntimeError: boom"]
     assert not any(line.startswith("RECENT ERRORS") for line in status_table(STATUS, "web1").splitlines())
+
+
+def test_the_companions_and_timers_follow_the_processes() -> None:
+    status = copy.deepcopy(STATUS)
+    status["apps"][0]["companions"] = [
+        {"unit": "shop-worker-1@1.0.1-aaaa.service", "kind": "companion", "release": "1.0.1-aaaa", "active": "active",
+         "sub": "running", "pid": 700, "unit_file": "enabled", "n_restarts": 0},
+        {"unit": "shop-report.timer", "kind": "timer", "release": "", "active": "active", "sub": "waiting", "pid": 0,
+         "unit_file": "enabled", "next": "Mon 2026-12-07 03:00:00 UTC", "last": ""}]
+    lines = status_table(status, "web1").splitlines()
+    start = next(index for index, line in enumerate(lines) if line.startswith("COMPANION OR TIMER"))
+    assert [line.split() for line in lines[start:start + 3]] == [
+        ["COMPANION", "OR", "TIMER", "STATE", "RELEASE", "OR", "NEXT", "RUN", "MAINPID", "RESTARTS"],
+        ["shop-worker-1@1.0.1-aaaa.service", "active/running", "1.0.1-aaaa", "700", "0"],
+        ["shop-report.timer", "active/waiting", "Mon", "2026-12-07", "03:00:00", "UTC", "-", "-"]]
+    assert not any(line.startswith("COMPANION") for line in status_table(STATUS, "web1").splitlines())

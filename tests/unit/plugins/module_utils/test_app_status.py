@@ -63,12 +63,19 @@ class Host:
             "workers": 2, "health_url": "http://127.0.0.1:8000/health", "health_unix_socket": None, "worker_class": "x.W"}
         self.journal_rc, self.journal_err, self.triggered_by = journal_rc, journal_err, triggered_by
         self.ran: List[List[str]] = []
+        # systemctl list-units' lines for the app's companion instances.
+        self.listed = ""
 
     def __call__(self, argv: Sequence[str]) -> "subprocess.CompletedProcess[str]":
         argv = list(argv)
         self.ran.append(argv)
         out, err, rc = "", "", 0
-        if argv[:2] == ["systemctl", "show"]:
+        if argv[:2] == ["systemctl", "list-units"]:
+            out = self.listed
+        elif argv[:2] == ["systemctl", "show"] and argv[2] != "shop.service":
+            out = (f"ActiveState={'failed' if '@1.0.0-' in argv[2] else 'active'}\nSubState=running\nMainPID=700\n"
+                   f"UnitFileState=enabled\nNRestarts=0\nNextElapseUSecRealtime=Mon 2026-12-07 03:00:00 UTC\n")
+        elif argv[:2] == ["systemctl", "show"]:
             out = (f"Id=shop.service\nLoadState=loaded\nActiveState={self.active}\nSubState={'running' if self.active == 'active' else 'dead'}\n"
                    f"UnitFileState=enabled\nMainPID={self.main_pid}\nExecStart={self.exec_start}\nWorkingDirectory={self.workdir}\n"
                    f"NeedDaemonReload=no\nNRestarts=0\nTriggeredBy={self.triggered_by}\nLogsDirectory=\n")
@@ -224,7 +231,8 @@ def unit_dir(tmp_path: Path, base: Path) -> Path:
 def test_a_healthy_app(tmp_path: Path, base: Path, unit_dir: Path) -> None:
     host = Host(tmp_path)
     status = app_status.app_status("shop", "1 hour ago", host, make_proc(tmp_path / "proc", {
-        500: (1, 100, 29000, 12000), 501: (500, 200, 30000, 13000), 502: (500, 200, 30000, 13100)}), settle=0)
+        500: (1, 100, 29000, 12000), 501: (500, 200, 30000, 13000), 502: (500, 200, 30000, 13100)}), settle=0,
+        unit_dir=str(unit_dir))
     assert status["faults"] == [] and status["state"]["active"] == "active"
     assert status["config"] == str(tmp_path / "etc" / "shop" / "gunicorn.conf.py")
     assert status["master"]["pid"] == 500 and status["master"]["pss_kib"] == 12000
@@ -241,9 +249,29 @@ def test_a_healthy_app(tmp_path: Path, base: Path, unit_dir: Path) -> None:
     assert status["base_dir"] == str(base)
     assert status["releases"]["current"] == "1.0.1-aaaa" and status["releases"]["previous_version"] == "1.0.0"
     assert status["releases"]["unfinished"] == ["broken"]
-    # Only reads: systemctl show, the helper's one request, journalctl, systemd-analyze.
-    assert [argv[0] for argv in host.ran] == ["systemctl", PYTHON, "journalctl", "systemd-analyze"]
+    # Only reads: systemctl show, the helper's one request, journalctl, systemd-analyze, systemctl list-units (companions).
+    assert [argv[:2] for argv in host.ran] == [["systemctl", "show"], [PYTHON, "-m"], ["journalctl", "--unit"],
+                                               ["systemd-analyze", "security"], ["systemctl", "list-units"]]
+    assert status["companions"] == []
     assert host.ran[1][1:] == ["-m", "fasterapi_handover", "--unit", "shop.service", "--wait", "0"]
+
+
+def test_companions_and_timers_are_shown_and_one_not_running_is_a_fault(tmp_path: Path, base: Path, unit_dir: Path) -> None:
+    mark = "# fasterapi.deploy companion of shop\n"
+    for name in ("shop-worker-1@.service", "shop-report.service", "shop-report.timer"):
+        (unit_dir / name).write_text("# Ansible managed\n" + mark)
+    host = Host(tmp_path)
+    host.listed = ("shop-worker-1@1.0.1-aaaa.service loaded active running shop worker 1 (release 1.0.1-aaaa)\n"
+                   "shop-worker-1@1.0.0-aaaa.service loaded failed failed shop worker 1 (release 1.0.0-aaaa)\n"
+                   "shop-other-1@1.0.1-aaaa.service loaded active running not the role's\n")
+    status = app_status.app_status("shop", "1 hour ago", host, make_proc(tmp_path / "proc", {
+        500: (1, 100, 29000, 12000), 501: (500, 200, 30000, 13000), 502: (500, 200, 30000, 13100)}), settle=0,
+        unit_dir=str(unit_dir))
+    assert [(row["unit"], row["release"], row["active"]) for row in status["companions"]] == [
+        ("shop-worker-1@1.0.0-aaaa.service", "1.0.0-aaaa", "failed"), ("shop-worker-1@1.0.1-aaaa.service", "1.0.1-aaaa", "active"),
+        ("shop-report.timer", "", "active")]
+    assert status["companions"][2]["next"] == "Mon 2026-12-07 03:00:00 UTC"
+    assert status["faults"] == ["shop-worker-1@1.0.0-aaaa.service not running (failed/running)"]
 
 
 def test_faults_of_a_degraded_app(tmp_path: Path, base: Path, unit_dir: Path) -> None:

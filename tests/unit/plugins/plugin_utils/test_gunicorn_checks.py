@@ -258,6 +258,39 @@ NEW_CASES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
     "offline without the lock": ({"gunicorn_offline": True, "gunicorn_lock": False}, "gunicorn_lock", ["must stay true with gunicorn_offline"]),
     "find-links that are relative": ({"gunicorn_pip_find_links": ["wheels"]}, "gunicorn_pip_find_links", ["absolute paths on the host"]),
     "index timeout too long": ({"gunicorn_pip_index_timeout": 900}, "gunicorn_pip_index_timeout", ["1 to 300"]),
+    # Companions and scheduled jobs (plugins/plugin_utils/companion_checks.py).
+    "companion name": ({"gunicorn_companions": [{"name": "my worker", "command": "celery -A shop worker"}]}, "gunicorn_companions[0].name",
+                       ['gunicorn_companions[0].name="my worker"', "letters, digits, _ and -"]),
+    "companion name twice": ({"gunicorn_companions": [{"name": "worker", "command": "celery -A shop worker"},
+                                                      {"name": "worker", "command": "arq shop.Settings"}]}, "gunicorn_companions[1].name",
+                             ['gunicorn_companions[1].name="worker" is a duplicate of gunicorn_companions[0].name']),
+    "timer named as a companion": ({"gunicorn_companions": [{"name": "sync", "command": "python -m shop.sync"}],
+                                    "gunicorn_timers": [{"name": "sync", "command": "python -m shop.sync", "on_calendar": "daily"}]},
+                                   "gunicorn_timers[0].name", ["is also a companion's name"]),
+    "companion without a command": ({"gunicorn_companions": [{"name": "worker", "command": ""}]}, "gunicorn_companions[0].command",
+                                    ["gunicorn_companions[0].command", "a command from the venv"]),
+    "companion command unbalanced quote": ({"gunicorn_companions": [{"name": "worker", "command": "celery -A 'shop worker"}]},
+                                           "gunicorn_companions[0].command", ["gunicorn_companions[0].command"]),
+    "companion stop timeout below the longest job": ({"gunicorn_longest_job_seconds": 300,
+                                                      "gunicorn_companions": [{"name": "worker", "command": "celery -A shop worker",
+                                                                               "stop_timeout": 60}]},
+                                                     "gunicorn_companions[0].stop_timeout",
+                                                     ["gunicorn_companions[0].stop_timeout=60 is below gunicorn_longest_job_seconds=300",
+                                                      "expected at least 300"]),
+    "companion stop signal": ({"gunicorn_companions": [{"name": "worker", "command": "x", "stop_signal": "SIGSTOP"}]},
+                              "gunicorn_companions[0].stop_signal", ['"SIGSTOP"', "SIGTERM"]),
+    "companion instances": ({"gunicorn_companions": [{"name": "worker", "command": "x", "instances": 0}]},
+                            "gunicorn_companions[0].instances", ["from 1 to 64"]),
+    "singleton twice": ({"gunicorn_companions": [{"name": "beat", "command": "celery -A shop beat", "singleton": True, "instances": 2}]},
+                        "gunicorn_companions[0].instances", ["expected 1 for a singleton"]),
+    "companion unknown key": ({"gunicorn_companions": [{"name": "worker", "command": "x", "stop_timout": 60}]},
+                              "gunicorn_companions[0]", ["unknown keys", "stop_timout"]),
+    "companions not a list": ({"gunicorn_companions": {"name": "worker"}}, "gunicorn_companions", ["expected a list"]),
+    "timer without a calendar": ({"gunicorn_timers": [{"name": "cleanup", "command": "python -m shop.cleanup"}]},
+                                 "gunicorn_timers[0].on_calendar", ["OnCalendar= expression"]),
+    "timer delay": ({"gunicorn_timers": [{"name": "cleanup", "command": "x", "on_calendar": "daily", "randomized_delay_sec": -1}]},
+                    "gunicorn_timers[0].randomized_delay_sec", ["at least 0"]),
+    "longest job negative": ({"gunicorn_longest_job_seconds": -1}, "gunicorn_longest_job_seconds", ["0 when not declared"]),
 }
 
 
@@ -328,6 +361,11 @@ def test_defaults_without_a_source_are_valid_where_no_release_is_built() -> None
     {"gunicorn_systemd_sandbox_overrides": {"MemoryDenyWriteExecute": "no", "ProcSubset": None, "SystemCallFilter": ["@system-service"]}},
     {"gunicorn_app_src": "", "gunicorn_app_archive": "https://example.org/app.tar.gz", "gunicorn_app_archive_checksum": "sha256:" + "a" * 64},
     {"gunicorn_workers": "3", "gunicorn_timeout": "30"},  # -e key=value gives strings
+    {"gunicorn_longest_job_seconds": 120,
+     "gunicorn_companions": [{"name": "worker", "command": "celery -A shop worker", "instances": 2, "stop_timeout": 150},
+                             {"name": "beat", "command": ["celery", "-A", "shop", "beat"], "singleton": True, "stop_signal": "SIGINT"}],
+     "gunicorn_timers": [{"name": "cleanup", "command": "python -m shop.cleanup", "on_calendar": ["daily", "Mon 12:00"],
+                          "persistent": False, "randomized_delay_sec": 600, "accuracy_sec": 1, "timeout": 60}]},
 ])
 def test_good_settings_pass(extra: dict[str, Any]) -> None:
     assert problems(extra) == []
