@@ -291,6 +291,8 @@ def judge(app: Dict[str, Any]) -> Tuple[List[str], List[str]]:
     findings += ["ledger: %s" % problem for problem in app.get("ledger", {}).get("problems", [])]
     current = app["releases"]["current"]
     for row in app.get("companions", []):
+        if row["kind"] == "timer" and row["active"] == "inactive" and row["unit_file"] == "disabled":
+            continue  # a singleton timer on a host that does not run the singletons
         if row["active"] not in ("active", "activating", "reloading"):
             faults.append("%s not running (%s/%s)" % (row["unit"], row["active"], row["sub"]))
         elif row["kind"] == "companion" and current and row["release"] != current:

@@ -51,8 +51,8 @@ options:
     default: true
   timers:
     description:
-      - The configured scheduled jobs (C(gunicorn_timers)); C(name), C(command) and C(on_calendar) are read.
-      - C(retire) enables and starts their timers.
+      - The configured scheduled jobs (C(gunicorn_timers)); C(name), C(command), C(on_calendar) and C(singleton) are read.
+      - C(retire) enables and starts their timers; a singleton's only where O(singletons_here), and stops it elsewhere.
     type: list
     elements: dict
     default: []
@@ -310,8 +310,15 @@ class Companions:
         self._remove_unconfigured()
 
     def _timers(self) -> None:
-        wanted = [units.timer_units(self.app, str(item["name"]))[1] for item in self.params["timers"]]
-        for timer in wanted:
+        """Each timer enabled (or not) and waiting; a singleton's only where the singletons run, stopped elsewhere."""
+        here = self.params["singletons_here"]
+        for item in self.params["timers"]:
+            timer = units.timer_units(self.app, str(item["name"]))[1]
+            if boolean(item.get("singleton", False), strict=False) and not here:
+                if self.state(timer).get("ActiveState") == "active" or \
+                        self.systemctl("is-enabled", timer, check=False).strip() == "enabled":
+                    self.stop_units([timer])
+                continue
             state = self.state(timer)
             enabled = self.systemctl("is-enabled", timer, check=False).strip()
             if state.get("ActiveState") == "active" and (enabled == "enabled") == self.params["enabled"]:

@@ -20,7 +20,7 @@ from ansible_collections.fasterapi.deploy.plugins.plugin_utils.checker import Ch
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 _SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGABRT")
 _COMPANION_KEYS = {"name", "command", "instances", "stop_signal", "stop_timeout", "singleton"}
-_TIMER_KEYS = {"name", "command", "on_calendar", "persistent", "randomized_delay_sec", "accuracy_sec", "timeout"}
+_TIMER_KEYS = {"name", "command", "on_calendar", "persistent", "randomized_delay_sec", "accuracy_sec", "timeout", "singleton"}
 _MAX_INSTANCES = 64
 
 
@@ -114,9 +114,10 @@ def _timer(checker: Checker, where: str, item: Mapping[str, Any]) -> None:
     if not entries or not all(isinstance(entry, str) and entry.strip() and "\n" not in entry for entry in entries):
         checker.add(f"{where}.on_calendar", calendar, "expected an OnCalendar= expression such as \"daily\" or "
                     "\"*-*-* 03:15:00\" (man systemd.time), or a list of them")
-    persistent = item.get("persistent", True)
-    if not isinstance(persistent, bool) and str(persistent).lower() not in ("yes", "no", "true", "false"):
-        checker.add(f"{where}.persistent", persistent, "expected true or false")
+    for key, default in (("persistent", True), ("singleton", False)):
+        value = item.get(key, default)
+        if not isinstance(value, bool) and str(value).lower() not in ("yes", "no", "true", "false"):
+            checker.add(f"{where}.{key}", value, "expected true or false")
     for key, low, default in (("randomized_delay_sec", 0, 0), ("accuracy_sec", 1, 60), ("timeout", 1, 3600)):
         value = as_int(item.get(key, default))
         if value is None or value < low:

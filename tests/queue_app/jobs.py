@@ -122,8 +122,8 @@ def counts(batch: str) -> Dict[str, Any]:
 
 
 def report() -> None:
-    """The scheduled job: this release's version, and when."""
-    store().rpush("timer:runs", json.dumps([VERSION, time.time(), os.environ.get("FASTERAPI_TIMER", "")]))
+    """The scheduled job: this release's version, when, and on which host."""
+    store().rpush("timer:runs", json.dumps([VERSION, time.time(), os.environ.get("FASTERAPI_TIMER", ""), HOST]))
 
 
 def main(argv: List[str]) -> int:

@@ -83,11 +83,13 @@ def test_no_request_failed_through_the_moves(outcome: Dict[str, Any], hostname: 
 def test_after_the_deploy_the_timer_ran_the_new_release_and_after_the_rollback_the_old(outcome: Dict[str, Any]) -> None:
     deployed, rolled = (outcome["moves"][batch] for batch in ("deploy", "rollback"))
     runs = outcome["timer_runs"]
-    between = [version for version, at, _name in runs if _epoch(deployed["end"]) + 1 < at < _epoch(rolled["start"])]
-    after = [version for version, at, _name in runs if at > _epoch(rolled["end"]) + 1]
+    between = [version for version, at, _name, _host in runs if _epoch(deployed["end"]) + 1 < at < _epoch(rolled["start"])]
+    after = [version for version, at, _name, _host in runs if at > _epoch(rolled["end"]) + 1]
     print(f"timer runs: {len(runs)}; between the deploy and the rollback: {between}; after the rollback: {after[:6]}...")
     assert between and set(between) == {"2.0.0"}
     assert after and set(after) == {"1.0.0"}
+    # A singleton timer: once for the fleet, on the singleton host.
+    assert {host for _version, _at, _name, host in runs} == {SINGLETON_HOST}
 
 
 def test_the_beat_never_ran_twice_and_moved_with_the_releases(outcome: Dict[str, Any], host: Any, hostname: str) -> None:
@@ -138,6 +140,8 @@ def test_a_release_whose_companions_do_not_start_fails_with_their_lines_and_chan
                "gunicorn_companions[0].stop_timeout=2 is below gunicorn_longest_job_seconds=3"]),
     ("calendar", ["gunicorn_timers[0].on_calendar=\"every tuesday at noonish\": systemd rejects it"]),
     ("command", ["gunicorn_companions[0].command: 'celeryd' is not in the release's venv"]),
+    ("limit", ["gunicorn_companions or gunicorn_timers have singletons (beat, report) and this run has --limit companions-app2",
+               "Set gunicorn_singleton_host in the inventory"]),
 ])
 def test_bad_companion_and_timer_variables_are_refused_naming_the_variable(outcome: Dict[str, Any], host: Any,
                                                                            case: str, lines: List[str]) -> None:
@@ -168,6 +172,11 @@ def test_status_shows_the_companions_and_the_timer(outcome: Dict[str, Any], host
     current = _current(host)
     assert f"queue-worker-2@{current}.service" in status["stdout"]
     assert "queue-report.timer" in status["stdout"]
+    # The singleton timer waits on the singleton host only; elsewhere it is stopped and disabled.
+    shown = host.check_output("systemctl show queue-report.timer --property=ActiveState,UnitFileState")
+    expected = "ActiveState=active\nUnitFileState=enabled" if hostname == SINGLETON_HOST else \
+        "ActiveState=inactive\nUnitFileState=disabled"
+    assert shown.strip() == expected
 
 
 def test_companions_run_in_the_web_units_sandbox_with_their_own_stop_signal_and_timeout(host: Any, hostname: str) -> None:

@@ -272,6 +272,11 @@ def test_companions_and_timers_are_shown_and_one_not_running_is_a_fault(tmp_path
         ("shop-report.timer", "", "active")]
     assert status["companions"][2]["next"] == "Mon 2026-12-07 03:00:00 UTC"
     assert status["faults"] == ["shop-worker-1@1.0.0-aaaa.service not running (failed/running)"]
+    # A timer stopped and disabled on purpose (a singleton's, on another host) is no fault.
+    status["companions"] = [dict(status["companions"][2], active="inactive", sub="dead", unit_file="disabled")]
+    assert app_status.judge(status)[0] == []
+    status["companions"][0]["unit_file"] = "enabled"
+    assert app_status.judge(status)[0] == ["shop-report.timer not running (inactive/dead)"]
 
 
 def test_faults_of_a_degraded_app(tmp_path: Path, base: Path, unit_dir: Path) -> None:

@@ -291,6 +291,8 @@ NEW_CASES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
     "timer delay": ({"gunicorn_timers": [{"name": "cleanup", "command": "x", "on_calendar": "daily", "randomized_delay_sec": -1}]},
                     "gunicorn_timers[0].randomized_delay_sec", ["at least 0"]),
     "longest job negative": ({"gunicorn_longest_job_seconds": -1}, "gunicorn_longest_job_seconds", ["0 when not declared"]),
+    "timer singleton": ({"gunicorn_timers": [{"name": "report", "command": "x", "on_calendar": "daily", "singleton": "maybe"}]},
+                        "gunicorn_timers[0].singleton", ['gunicorn_timers[0].singleton="maybe"', "true or false"]),
 }
 
 
@@ -365,7 +367,7 @@ def test_defaults_without_a_source_are_valid_where_no_release_is_built() -> None
      "gunicorn_companions": [{"name": "worker", "command": "celery -A shop worker", "instances": 2, "stop_timeout": 150},
                              {"name": "beat", "command": ["celery", "-A", "shop", "beat"], "singleton": True, "stop_signal": "SIGINT"}],
      "gunicorn_timers": [{"name": "cleanup", "command": "python -m shop.cleanup", "on_calendar": ["daily", "Mon 12:00"],
-                          "persistent": False, "randomized_delay_sec": 600, "accuracy_sec": 1, "timeout": 60}]},
+                          "persistent": False, "randomized_delay_sec": 600, "accuracy_sec": 1, "timeout": 60, "singleton": True}]},
 ])
 def test_good_settings_pass(extra: dict[str, Any]) -> None:
     assert problems(extra) == []
