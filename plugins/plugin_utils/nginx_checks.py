@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ansible_collections.fasterapi.deploy.plugins.plugin_utils import tls_checks
 from ansible_collections.fasterapi.deploy.plugins.plugin_utils.checker import Checker, Problem, as_int, show
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -99,8 +100,9 @@ class NginxChecker(Checker):
     """Collects the problems of one set of the nginx role's variables (see problems() for the arguments)."""
 
     def __init__(self, settings: Mapping[str, Any], apps: Mapping[str, Any], sites: list[Mapping[str, Any]],
-                 host: str, addresses: list[str]) -> None:
+                 host: str, addresses: list[str], pems: Mapping[str, str] | None = None) -> None:
         super().__init__(settings)
+        self.pems = pems or {}
         self.apps = apps
         self.sites = sites
         self.host = host
@@ -174,9 +176,15 @@ class NginxChecker(Checker):
             if not key:
                 self.add("nginx_certificate_key_file", key, "is empty, and nginx_certificate is files: a certificate "
                          "needs its private key (PEM, on the controller; vault-encrypted is fine)")
-            for variable, path in (("nginx_certificate_file", cert), ("nginx_certificate_key_file", key)):
+            missing = False
+            for variable, path in (("nginx_certificate_file", cert), ("nginx_certificate_key_file", key),
+                                   ("nginx_certificate_ca_file", self.text("nginx_certificate_ca_file"))):
                 if path and not os.path.isfile(path):
                     self.add(variable, path, "is not a file on the controller")
+                    missing = True
+            self.number("nginx_certificate_min_days", "a whole number of days, 0 or more", 0)
+            if cert and key and not missing and "certificate" in self.pems:
+                self.served_certificate()
         elif cert or key:
             variable = "nginx_certificate_file" if cert else "nginx_certificate_key_file"
             self.add(variable, cert or key, f"is set, but nginx_certificate is {kind}: expected nginx_certificate: files")
@@ -196,12 +204,31 @@ class NginxChecker(Checker):
                 self.add("nginx_http_port", http, "is not 80, where an ACME server checks HTTP-01 challenges: expected 80 "
                          "with nginx_certificate: acme")
 
+    def served_certificate(self) -> None:
+        """The certificate and key given as files: valid long enough, for the site's names, a pair, with its chain."""
+        ca_file = self.text("nginx_certificate_ca_file")
+        if ca_file:
+            with open(ca_file, encoding="ascii", errors="replace") as handle:
+                roots, source = handle.read(), f"nginx_certificate_ca_file ({ca_file})"
+        else:
+            roots, path = tls_checks.default_roots()
+            source = f"the controller's trust store ({path})"
+        min_days = as_int(self.get("nginx_certificate_min_days", 14))
+        server_names = self.get("nginx_server_names", [])
+        names = [str(name) for name in server_names] if isinstance(server_names, list) else []
+        for variable, message in tls_checks.certificate_problems(
+                self.pems.get("certificate", ""), self.pems.get("key", ""), names,
+                min_days if min_days is not None and min_days >= 0 else 0, roots, source):
+            shown = show(self.text(variable))
+            self.add(variable, self.text(variable), "", message=message.replace(variable, f"{variable}={shown}", 1) + ".")
+
     def upstream_limits(self) -> None:
         """How nginx's upstream group counts failures and keeps connections."""
         self.number("nginx_upstream_max_fails", "a whole number, 0 or more", 0)
         self.number("nginx_upstream_fail_timeout", "seconds, 1 or more", 1)
         self.number("nginx_upstream_keepalive", "a whole number of connections, 0 or more", 0)
         self.number("nginx_upstream_keepalive_timeout", "seconds, 1 or more", 1)
+        self.number("nginx_keepalive_min_timeout", "seconds, 0 (off) to 300", 0, 300)
 
     def proxy_limits(self) -> None:
         """The proxy's timeouts, HSTS, the static files' URL and directory, and the body size limit."""
@@ -275,15 +302,17 @@ class NginxChecker(Checker):
 
 def problems(settings: Mapping[str, Any], upstreams: Iterable[Mapping[str, Any]] = (),
              apps: Mapping[str, Any] | None = None, sites: Iterable[Mapping[str, Any]] = (),
-             host: str = "", addresses: Iterable[str] = ()) -> list[Problem]:
+             host: str = "", addresses: Iterable[str] = (), pems: Mapping[str, str] | None = None) -> list[Problem]:
     """Every problem with the nginx role's SETTINGS (nginx_* variables), given the site's UPSTREAMS.
 
     UPSTREAMS: per upstream host, {host, local, app (its record), error}, as site_upstreams() returns them.
     APPS: this host's own app records (their ports are not nginx's to take).
     SITES: the other sites of the role on this host ({name, http_port, https_port, server_names}).
     HOST: this host's name; ADDRESSES: its IP addresses (nginx connects to other hosts from one).
+    PEMS: with nginx_certificate files, the texts of the files as the role would write them ({certificate, key},
+    read by the file lookup, which decrypts a vaulted key): checked by tls_checks.
     """
-    return NginxChecker(settings, apps or {}, list(sites), host, list(addresses)).run(list(upstreams))
+    return NginxChecker(settings, apps or {}, list(sites), host, list(addresses), pems).run(list(upstreams))
 
 
 def site_upstreams(hosts: Iterable[str], records: Mapping[str, Any], app_name: str, this_host: str) -> list[dict[str, Any]]:

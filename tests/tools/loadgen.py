@@ -8,8 +8,13 @@ SIGINT. It then prints (and writes to ``--output``) a JSON report: requests
 sent, answered by status, failed by error kind, and which app version
 answered (the ``version`` field of a JSON body).
 
-A keep-alive client that reuses a connection the server has just closed
-counts that request as failed: the client does not retry.
+A keep-alive client (``--mode keepalive``) reuses its connection blindly:
+when the server has just closed it, that request fails (no retry). A
+checking one (``--mode checked``) first looks whether the server closed the
+connection while it was idle, and opens a new one then, as urllib3 and
+browsers do. ``--mode http2`` runs curl (HTTP/2 over TLS), one connection
+per batch of 50 requests, at 1/--interval requests a second per client.
+A POST carries a 64-byte JSON body.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class Report:
     first_failure: float | None = None
     last_failure: float | None = None
     slowest: float = 0.0
+    reconnected: int = 0
 
     def failure(self, kind: str) -> None:
         """Count one failed request of KIND, and when it happened (seconds since the start)."""
@@ -74,6 +80,7 @@ class Report:
             "first_failure": None if self.first_failure is None else round(self.first_failure, 3),
             "last_failure": None if self.last_failure is None else round(self.last_failure, 3),
             "slowest": round(self.slowest, 3),
+            "reconnected": self.reconnected,
         }
 
 
@@ -167,8 +174,8 @@ class Load:
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
-        body = b"x" * 64 if method == "POST" else b""
-        length = f"Content-Length: {len(body)}\r\n" if method == "POST" else ""
+        body = b'{"pad": "' + b"x" * 53 + b'"}' if method == "POST" else b""
+        length = f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n" if method == "POST" else ""
         head = f"{method} {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n{length}"
         self.request_keepalive = f"{head}\r\n".encode() + body
         self.request_close = f"{head}Connection: close\r\n\r\n".encode() + body
@@ -177,6 +184,7 @@ class Load:
         self.deadline = time.monotonic() + min(duration, MAX_DURATION)
         self.timeout = timeout
         self.interval = interval
+        self.url, self.method, self.cafile, self.body = url, method, cafile, body
         self.stopping = asyncio.Event()
         self.report = Report(mode=mode, clients=clients)
 
@@ -222,6 +230,11 @@ class Load:
             self.report.sent += 1
             since = time.monotonic()
             try:
+                if self.mode == "checked" and reader is not None and writer is not None and reader.at_eof():
+                    # The server closed it while it was idle: a new connection, as urllib3 does.
+                    self.report.reconnected += 1
+                    writer.close()
+                    reader = writer = None
                 if writer is None or reader is None:
                     reader, writer = await self._open()
                 writer.write(self.request_keepalive)
@@ -240,8 +253,34 @@ class Load:
         if writer is not None:
             writer.close()
 
+    async def http2_client(self) -> None:
+        batch = 50
+        while self.running():
+            argv = ["curl", "--http2", "--silent", "--show-error", "--max-time", str(self.timeout),
+                    "--write-out", "%{http_code} %{http_version}\n"]
+            if self.interval > 0:
+                argv += ["--rate", f"{max(int(60 / self.interval), 1)}/m"]
+            if self.cafile:
+                argv += ["--cacert", self.cafile]
+            if self.method == "POST":
+                argv += ["--header", "Content-Type: application/json", "--data-binary", self.body.decode()]
+            for _request in range(batch):
+                argv += ["--output", "/dev/null", self.url]
+            process = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
+                                                           stderr=asyncio.subprocess.PIPE)
+            out, err = await process.communicate()
+            lines = out.decode().split()
+            codes = lines[0::2]
+            self.report.sent += len(codes)
+            for code, version in zip(codes, lines[1::2]):
+                if code == "000":
+                    self.report.failure(f"curl_exit_{process.returncode}: {err.decode().strip()[:80]}")
+                else:
+                    self.report.answered[code] += 1
+                    self.report.versions[f"http/{version}"] += 1
+
     async def run(self) -> Report:
-        client = self.fresh_client if self.mode == "fresh" else self.keepalive_client
+        client = {"fresh": self.fresh_client, "http2": self.http2_client}.get(self.mode, self.keepalive_client)
         tasks = [asyncio.create_task(client()) for _client in range(self.clients)]
         stopper = asyncio.create_task(self.stopping.wait())
         remaining = max(self.deadline - time.monotonic(), 0.0)
@@ -259,8 +298,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--method", choices=["GET", "POST"], default="GET", help="GET, or POST with a 64-byte body")
     parser.add_argument("--cafile", help="CA bundle to verify an https:// URL with (default: the system's)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
-    parser.add_argument("--mode", choices=["fresh", "keepalive"], default="fresh",
-                        help="a new connection per request, or kept-alive connections")
+    parser.add_argument("--mode", choices=["fresh", "keepalive", "checked", "http2"], default="fresh",
+                        help="a new connection per request, kept-alive connections reused blindly or checked first, "
+                             "or HTTP/2 (curl)")
     parser.add_argument("--duration", type=float, default=30.0,
                         help=f"seconds to run at most (default 30, capped at {MAX_DURATION:.0f})")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per connect or response")

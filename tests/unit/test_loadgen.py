@@ -185,7 +185,31 @@ def test_https_post_sends_its_body_and_verifies_the_server(tmp_path: Path, mode:
 
     report = asyncio.run(run())
     assert report["failed_total"] == 0 and report["versions"] == {"9": report["sent"]} and report["sent"] > 2
-    assert bodies and set(bodies) == {b"POST " + b"x" * 64}
+    assert bodies and set(bodies) == {b'POST {"pad": "' + b"x" * 53 + b'"}'}
+    assert len(bodies[0]) == len(b"POST ") + 64
+
+
+@pytest.mark.parametrize(("mode", "fails"), [("keepalive", True), ("checked", False)])
+def test_a_connection_closed_while_idle_fails_a_blind_client_not_a_checking_one(mode: str, fails: bool) -> None:
+    """nginx's reload closes idle keep-alive connections: the checking client sees it and opens a new one."""
+    async def answer_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(_answer("3"))  # a keep-alive answer ...
+        await writer.drain()
+        writer.close()  # ... then the connection is closed while idle
+
+    async def run() -> dict[str, Any]:
+        server = await asyncio.start_server(answer_then_close, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            load = loadgen.Load(f"http://127.0.0.1:{port}/version", 1, mode, 0.5, timeout=2.0, interval=0.05)
+            return (await load.run()).as_dict()
+
+    report = asyncio.run(run())
+    assert report["sent"] > 4
+    assert (report["failed_total"] > 0) is fails
+    if not fails:
+        assert report["reconnected"] > 0 and report["answered"] == {"200": report["sent"]}
 
 
 def test_https_verifies_with_the_system_store_by_default() -> None:

@@ -48,19 +48,29 @@ def _failed(phase: dict[str, Any]) -> dict[str, str]:
 
 
 def test_print_the_table(phases: list[dict[str, Any]]) -> None:
+    """Each phase, failed of sent per client kind, as a markdown table (the README's and the issue notes')."""
     for phase in phases:
         print(phase["name"], _failed(phase), {name: report["versions"] for name, report in phase["load"].items()})
+    kinds = sorted({name.split("-", 1)[1] for phase in phases for name in phase["load"]})
+    print("| phase | " + " | ".join(kinds) + " | WebSocket |")
+    for phase in phases:
+        by_kind = {name.split("-", 1)[1]: report for name, report in phase["load"].items()}
+        cells = [f"{by_kind[kind]['failed_total'] + sum(n for code, n in by_kind[kind]['answered'].items() if code != '200')}"
+                 f" of {by_kind[kind]['sent']:,}" if kind in by_kind else "" for kind in kinds]
+        ws = phase.get("ws") or {}
+        ends = ", ".join(connection["end"] for connection in ws.get("connections", []))
+        print(f"| {phase['name']} | " + " | ".join(cells) + f" | {ends} |")
 
 
 @pytest.mark.parametrize("name", ["one host, code deploy", "one host, rolling restart",
-                                  "one host, full restart, socket activation", "two hosts, code deploy on app2", "two hosts, full restart on app2",
-                                  "two hosts, full restart on front"])
+                                  "one host, full restart, socket activation", "pool, code deploy on app2", "pool, full restart on app2",
+                                  "pool, full restart on front"])
 def test_no_client_of_nginx_saw_a_failure(phases: list[dict[str, Any]], name: str) -> None:
     phase = next(phase for phase in phases if phase["name"] == name)
     for run, report in phase["load"].items():
         assert report["sent"] > 100, (run, report)
         answered = dict(report["answered"])
-        if name == "two hosts, full restart on app2" and run.endswith("-post"):
+        if name == "pool, full restart on app2" and run.endswith("-post"):
             # systemctl restart closes app2's idle upstream connections. nginx sends a GET that meets one being
             # closed to app1 (proxy_next_upstream), but never a POST it has sent already: a non-idempotent request
             # may have reached the app. Seen: 1 of 1,628 keep-alive POSTs got that 502. Taking a host out of the
@@ -69,6 +79,153 @@ def test_no_client_of_nginx_saw_a_failure(phases: list[dict[str, Any]], name: st
             print(name, run, f"502 for {bad_gateway} of {report['sent']} POSTs")
             assert bad_gateway <= max(1, report["sent"] // 1000), (name, run, report)
         assert report["failed_total"] == 0 and set(answered) == {"200"}, (name, run, report)
+
+
+# The front door's own work, and how many times each reloads nginx.
+DOOR_PHASES = {"pool, site change": 1, "pool, 10 reloads": 10, "pool, rolling reboot of app2 and app3": 4,
+               "acme site, certificate renewal": 1, "pool, nginx package reinstall": 1}
+
+
+# A reload closes idle keep-alive connections at once. A client that reuses
+# one it has not checked (blind) loses its next request on it; one that checks
+# first, and an HTTP/2 client, lose one only when they send at the very moment
+# of the close. These are the kinds of failure those closes give.
+CLOSED_KINDS = {"empty_reply", "reset", "truncated"}
+CURL_CLOSED = ("curl: (16)", "curl: (52)", "curl: (55)", "curl: (56)")
+
+
+def _closed(kind: str) -> bool:
+    return kind in CLOSED_KINDS or (kind.startswith("curl_exit_") and any(code in kind for code in CURL_CLOSED))
+
+
+@pytest.mark.parametrize("name", sorted(DOOR_PHASES))
+def test_the_front_doors_work_fails_no_request(phases: list[dict[str, Any]], name: str) -> None:
+    """New connections (GET, JSON POST) and the WebSocket: nothing failed; every answer was 200.
+
+    Kept-alive connections (HTTP/1.1, blind or checked, and HTTP/2) may lose a request only to a connection a
+    reload closed while idle: at most one per client and reload, and only of that kind. The counts are printed.
+    """
+    phase = next(phase for phase in phases if phase["name"] == name)
+    for run, report in phase["load"].items():
+        assert report["sent"] > 50, (run, report)
+        assert set(report["answered"]) == {"200"}, (name, run, report)
+        if report["mode"] == "fresh":
+            assert report["failed_total"] == 0, (name, run, report)
+            continue
+        bound = DOOR_PHASES[name] * report["clients"]
+        print(name, run, f"{report['failed_total']} of {report['sent']} failed {report['failed']} (bound {bound})")
+        assert report["failed_total"] <= bound and all(_closed(kind) for kind in report["failed"]), (name, run, report)
+    ws = phase["ws"]
+    print(name, "WebSocket:", [(c["version"], c["echoes"], c["end"]) for c in ws["connections"]])
+    assert ws["connect_failures"] == [] and ws["connections"][-1]["echoes"] > 0, ws
+    # An nginx upgrade cuts a WebSocket still open on an old worker after nginx_upgrade_timeout; it reconnects.
+    assert len(ws["unclean_ends"]) <= (1 if name == "pool, nginx package reinstall" else 0), ws
+
+
+def test_maintenance_report(client: Any) -> None:
+    seen = json.loads(client.file("/root/front-door.json").content_string)["maintenance"]
+    for host in seen["hosts"]:
+        print(f"{host['host']}: out of the pool {host['out_seconds']} s, {host['connections_at_start']} connection(s) "
+              f"when taken out, drained in {host['drain_seconds']} s, {host['connections_cut']} cut")
+    print(f"maintenance run: {seen['wall_seconds']} s")
+    assert [host["host"] for host in seen["hosts"]] == ["app2", "app3"]
+    assert all(float(host["out_seconds"]) > 0 for host in seen["hosts"])
+
+
+def test_maintenance_put_each_host_back(front: Any) -> None:
+    pool = json.loads(front.file("/etc/nginx/fasterapi-deploy/pools/pool.json").content_string)
+    assert [(entry["host"], entry["out"]) for entry in pool["servers"]] == [("front", False), ("app2", False), ("app3", False)]
+    servers = [line for line in front.file("/etc/nginx/fasterapi-deploy/pools/pool.conf").content_string.splitlines()
+               if line.startswith("server ")]
+    assert len(servers) == 3 and not any(" down" in line for line in servers), servers
+
+
+@pytest.mark.parametrize("hostname", ["app2", "app3"])
+def test_maintenance_rebooted_the_host_and_the_app_came_back(host: Any, hostname: str) -> None:
+    if host.backend.get_hostname() != hostname:
+        pytest.skip("checked on app2 and app3")
+    # reboot.yml wrote it to /run, a tmpfs, just before the restart.
+    assert not host.file("/run/fasterapi-before-reboot").exists
+    assert host.file("/root/fasterapi-rebooted").exists
+    assert host.service("pool").is_running
+
+
+def test_the_nginx_upgrade_moved_onto_the_new_binary_without_a_restart(front: Any) -> None:
+    seen = json.loads(front.file("/root/nginx-upgrade.json").content_string)
+    report = seen["report"]
+    print("nginx upgrade:", json.dumps(seen, sort_keys=True))
+    assert report["old_master"] == seen["before"] and report["old_binary"] == "/usr/sbin/nginx (deleted)"
+    assert "nginx" in report["upgraded"] and "nginx-common" in report["upgraded"]
+    # Old workers still holding a connection (the WebSocket) after nginx_upgrade_timeout (10 s here) are stopped.
+    assert report["cut"] <= 2 and report["seconds"] < 20
+    new_master = report["new_master"]
+    assert seen["after"] == {"MainPID": str(new_master), "ActiveState": "active", "NRestarts": "0"}
+    # The master runs the binary on disk (not the replaced one), and systemctl controls it.
+    assert front.check_output(f"readlink /proc/{new_master}/exe") == "/usr/sbin/nginx"
+    assert front.check_output("cat /run/nginx.pid") == str(new_master)
+    assert not front.file("/usr/sbin/policy-rc.d").exists
+
+
+@pytest.mark.parametrize(("case", "words"), [
+    ("expired", ['nginx_certificate_file="', '/bad-certs/expired.pem" (CN=front) expired', "days ago; expected a certificate valid now"]),
+    ("other-names", ["(CN=www.example.org) does not cover front of nginx_server_names: its names are www.example.org"]),
+    ("wrong-key", ['nginx_certificate_key_file="', '/bad-certs/wrong-key.key" is not the key of nginx_certificate_file']),
+    ("no-chain", ["the chain is incomplete: it ends with CN=front, issued by CN=fasterapi.deploy test intermediate",
+                  "nginx_certificate_ca_file ("]),
+])
+def test_a_bad_certificate_is_refused_before_any_change(front: Any, case: str, words: list[str]) -> None:
+    seen = json.loads(front.file("/root/cert-refusals.json").content_string)
+    message = seen["refusals"][case]
+    print(case, "->", message)
+    assert "problem with the site of pool on front; nothing was changed" in message
+    for word in words:
+        assert word in message
+    assert seen["before"] == seen["after"]
+
+
+def test_status_shows_the_certificates_and_the_pool(client: Any) -> None:
+    door = json.loads(client.file("/root/front-door.json").content_string)["status"]["front"]["front_door"]
+    print("front door status:", json.dumps(door, sort_keys=True))
+    sites = {site["name"]: site for site in door["sites"]}
+    acme = sites["fasterapi"]["certificate"]
+    assert acme["acme"] and acme["path"] == "/etc/letsencrypt/live/fasterapi/fullchain.pem" and acme["days_left"] > 7
+    # Renewed by the scenario a moment ago: due by its renew_before_expiry, but not for longer than certbot needs.
+    assert acme["due_for_days"] < 1
+    files = sites["pool"]["certificate"]
+    assert not files["acme"] and files["path"] == "/etc/nginx/fasterapi-deploy/tls/pool/fullchain.pem"
+    assert 28 < files["days_left"] <= 30
+    assert [(host["host"], host["in"]) for host in sites["pool"]["pool"]] == [("front", True), ("app2", True), ("app3", True)]
+    assert door["faults"] == [] and door["findings"] == []
+
+
+def test_a_failed_maintenance_stops_and_leaves_the_host_out(front: Any) -> None:
+    seen = json.loads(front.file("/root/failed-maintenance.json").content_string)
+    said = " ".join(seen["said"].split())
+    print("failed maintenance:", said[said.find("Maintenance of"):][:600])
+    assert 'Maintenance of app2 failed at "Fail, as a broken upgrade would"' in said
+    assert "the kernel package did not configure" in said
+    assert "app2 stays out of the pool of pool on front, and the hosts after it were not touched" in said
+    assert "ansible-playbook fasterapi.deploy.pool -e pool_in=app2" in said
+    out = {entry["host"]: entry for entry in seen["after_failure"]["servers"]}
+    assert out["app2"]["out"] and out["app2"]["reason"].startswith("maintenance (tasks) since ")
+    assert not out["app3"]["out"] and not out["front"]["out"]
+    assert not any(entry["out"] for entry in seen["put_back"]["servers"])
+
+
+def test_a_wrong_acme_directory_is_refused_before_any_change(front: Any) -> None:
+    seen = json.loads(front.file("/root/wrong-acme.json").content_string)
+    said = " ".join(seen["said"].split())
+    print("wrong ACME directory:", said)
+    assert 'nginx_acme_directory_url="https://client:14000/no-such-directory" is not an ACME directory front can use' in said
+    assert "Nothing was changed, certbot's renewal configuration included." in said
+    assert seen["before"] == seen["after"]
+
+
+def test_maintenance_with_bad_variables_is_refused_before_any_change(client: Any) -> None:
+    said = json.loads(client.file("/root/front-door.json").content_string)["maintenance_refused"]
+    assert "Host maintenance refused; nothing was changed" in said
+    assert "maintenance_tasks is empty, and maintenance_action is tasks" in said
+    assert "maintenance_drain_timeout=-1: expected seconds, 0 or more" in said
 
 
 def test_the_code_deploy_reached_the_clients(phases: list[dict[str, Any]]) -> None:

@@ -15,7 +15,7 @@ RECORDS = {"front": {"pool": APP}, "app2": {}}
 
 
 def test_the_filters_are_registered() -> None:
-    assert FilterModule().filters().keys() == {"nginx_problems", "nginx_upstreams"}
+    assert FilterModule().filters().keys() == {"nginx_problems", "nginx_upstreams", "nginx_pool"}
     filters = FilterModule().filters()
     assert filters["nginx_problems"] is nginx_problems and filters["nginx_upstreams"] is nginx_upstreams
 

@@ -1,0 +1,31 @@
+"""The fasterapi.deploy maintenance filters: host maintenance's plan, and what refuses it.
+
+Both are plugins/plugin_utils/maintenance.py's; playbooks/maintenance.yml
+calls them before anything changes. Each filter's DOCUMENTATION is in
+plugins/filter/<filter name>.yml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ansible_collections.fasterapi.deploy.plugins.plugin_utils import maintenance
+
+
+def maintenance_plan(pools: Mapping[str, Iterable[Mapping[str, Any]]], hosts: Sequence[str], serial: int = 1) -> dict[str, Any]:
+    """Per host of HOSTS, the front door pools to take it out of, with the problems and warnings (POOLS: per front door)."""
+    return maintenance.plan(pools, list(hosts), int(serial))
+
+
+def maintenance_problems(settings: Mapping[str, Any], hosts: Sequence[str], tasks_file_exists: bool = False) -> list[str]:
+    """What refuses host maintenance with SETTINGS (maintenance_* variables) over HOSTS, each naming the variable."""
+    return maintenance.problems(settings, list(hosts), bool(tasks_file_exists))
+
+
+class FilterModule:
+    """fasterapi.deploy's maintenance filters."""
+
+    def filters(self) -> dict[str, Any]:
+        """The filters maintenance_plan and maintenance_problems."""
+        return {"maintenance_plan": maintenance_plan, "maintenance_problems": maintenance_problems}
