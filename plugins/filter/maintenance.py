@@ -11,16 +11,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ansible_collections.fasterapi.deploy.plugins.plugin_utils import maintenance
+from ansible_collections.fasterapi.deploy.plugins.plugin_utils.checker import as_int
 
 
-def maintenance_plan(pools: Mapping[str, Iterable[Mapping[str, Any]]], hosts: Sequence[str], serial: int = 1) -> dict[str, Any]:
+def maintenance_plan(pools: Mapping[str, Iterable[Mapping[str, Any]]], hosts: Sequence[str], serial: Any = 1) -> dict[str, Any]:
     """Per host of HOSTS, the front door pools to take it out of, with the problems and warnings (POOLS: per front door)."""
-    return maintenance.plan(pools, list(hosts), int(serial))
+    # A bad maintenance_serial is refused by maintenance_problems, by name: planned here as 1 until then.
+    number = as_int(serial)
+    return maintenance.plan(pools, list(hosts), number if number is not None and number > 0 else 1)
 
 
-def maintenance_problems(settings: Mapping[str, Any], hosts: Sequence[str], tasks_file_exists: bool = False) -> list[str]:
-    """What refuses host maintenance with SETTINGS (maintenance_* variables) over HOSTS, each naming the variable."""
-    return maintenance.problems(settings, list(hosts), bool(tasks_file_exists))
+def maintenance_problems(settings: Mapping[str, Any], hosts: Sequence[str], tasks_file_exists: bool = False,
+                         unread: Sequence[str] = ()) -> list[str]:
+    """What refuses host maintenance with SETTINGS (maintenance_* variables) over HOSTS, each naming the variable.
+
+    UNREAD: the front doors whose pools could not be read.
+    """
+    return maintenance.problems(settings, list(hosts), bool(tasks_file_exists), list(unread))
 
 
 class FilterModule:

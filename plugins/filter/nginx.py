@@ -39,13 +39,16 @@ def nginx_upstreams(hosts: Iterable[str], records: Mapping[str, Any], app_name: 
 
 
 def nginx_pool(previous: str, app: str, upstreams: Iterable[Mapping[str, Any]], max_fails: int = 1,
-               fail_timeout: int = 10) -> dict[str, str]:
+               fail_timeout: int = 10, host_name: str = "") -> dict[str, str]:
     """The pool of APP's site: its state (JSON) and upstream servers (nginx), each host's out and weight kept from PREVIOUS.
 
     PREVIOUS: the pool's JSON as the host has it ('' for none). UPSTREAMS: as nginx_upstreams returns them.
+    HOST_NAME: the site's first server name, the Host header of health checks sent to the hosts (maintenance).
     """
     upstreams = list(upstreams)
-    health = next((upstream["app"].get("health", {}) for upstream in upstreams if upstream.get("app")), {})
+    health = dict(next((upstream["app"].get("health", {}) for upstream in upstreams if upstream.get("app")), {}))
+    if host_name:
+        health["host"] = host_name
     state = pool.merge(pool.load(previous, app), app, upstreams, max_fails, fail_timeout, health)
     return {"json": pool.dump(state), "conf": pool.render(state)}
 

@@ -114,6 +114,7 @@ reloaded:
   type: bool
 """
 
+import fcntl
 import os
 import shlex
 import tempfile
@@ -153,7 +154,18 @@ def apply(state: Dict[str, Any], params: Dict[str, Any], now: float) -> Dict[str
 
 
 def run(module: AnsibleModule) -> Dict[str, Any]:
+    """Read, change, write, check and reload under an exclusive lock: two hosts of one maintenance batch, or the
+    pool playbook beside it, change the same pool one after the other, never from the same old state."""
     params = module.params
+    if not os.path.isdir(params["directory"]):
+        module.fail_json(msg=f"{params['app']} has no pool on this host ({params['directory']} is missing): apply "
+                             "fasterapi.deploy.nginx for it first")
+    with open(os.path.join(params["directory"], ".lock"), "w", encoding="ascii") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _locked(module, params)
+
+
+def _locked(module: AnsibleModule, params: Dict[str, Any]) -> Dict[str, Any]:
     base = os.path.join(params["directory"], params["app"])
     json_path, conf_path = base + ".json", base + ".conf"
     old_json, old_conf = front_door.read_text(json_path), front_door.read_text(conf_path)
@@ -172,16 +184,15 @@ def run(module: AnsibleModule) -> Dict[str, Any]:
         return result
     _write(conf_path, nginx_pool.render(state))
     _write(json_path, nginx_pool.dump(state))
-    rc, out, err = module.run_command(shlex.split(params["validate"]))
-    if rc != 0:
-        _restore(conf_path, old_conf)
-        _restore(json_path, old_json)
-        module.fail_json(msg=f"nginx -t refused the pool of {params['app']}; both files were put back and nginx was not "
-                             f"reloaded: {(err or out).strip()}", rc=rc, stdout=out, stderr=err)
-    rc, out, err = module.run_command(shlex.split(params["reload"]))
-    if rc != 0:
-        module.fail_json(msg=f"the pool of {params['app']} was written, but reloading nginx failed: {(err or out).strip()}",
-                         rc=rc, stdout=out, stderr=err, **result)
+    for command, failure in ((params["validate"], "nginx -t refused the pool of {app}; both files were put back and "
+                                                  "nginx was not reloaded"),
+                             (params["reload"], "reloading nginx failed, so the pool of {app} was put back as it was")):
+        rc, out, err = module.run_command(shlex.split(command))
+        if rc != 0:
+            _restore(conf_path, old_conf)
+            _restore(json_path, old_json)
+            module.fail_json(msg=f"{failure.format(app=params['app'])}: {(err or out).strip()}", rc=rc, stdout=out,
+                             stderr=err)
     result["reloaded"] = True
     return result
 

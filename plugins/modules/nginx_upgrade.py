@@ -116,7 +116,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.fasterapi.deploy.plugins.module_utils import nginx_binary
+from ansible_collections.fasterapi.deploy.plugins.module_utils import front_door, nginx_binary
 
 
 def _wait(condition: Callable[[], bool], seconds: float, step: float = 0.05) -> bool:
@@ -136,8 +136,9 @@ def _main_pid(module: AnsibleModule, unit: str) -> Optional[int]:
 POLICY = "/usr/sbin/policy-rc.d"
 POLICY_ASIDE = POLICY + ".fasterapi-deploy"
 # Debian's package scripts ask policy-rc.d before they start, stop or restart a service: 101 is "not allowed".
+MARKER = "# fasterapi.deploy.nginx_upgrade, while it upgrades"
 POLICY_TEXT = f"""#!/bin/sh
-# fasterapi.deploy.nginx_upgrade, while it upgrades nginx's packages: nginx
+{MARKER} nginx's packages: nginx
 # moves onto the new binary with its own binary upgrade, not a restart.
 # invoke-rc.d asks for "nginx" (after --quiet), deb-systemd-invoke (nginx-common's restart) for "nginx.service".
 for argument; do
@@ -153,7 +154,7 @@ def upgrade_packages(module: AnsibleModule) -> List[str]:
     """Upgrade module.params' packages with nginx's restarts held back; the packages apt unpacked."""
     params = module.params
     environment = {"DEBIAN_FRONTEND": "noninteractive"}
-    if params["update_cache"]:
+    if params["update_cache"] and not module.check_mode:
         rc, out, err = module.run_command(["apt-get", "update", "-q"], environ_update=environment)
         if rc != 0:
             module.fail_json(msg=f"apt-get update failed; nothing was changed: {(err or out).strip()}")
@@ -162,9 +163,12 @@ def upgrade_packages(module: AnsibleModule) -> List[str]:
     if module.check_mode:
         rc, out, err = module.run_command(argv[:2] + ["--simulate"] + argv[2:], environ_update=environment)
         return [line.split()[1] for line in out.splitlines() if line.startswith(("Inst ", "Reinst "))]
-    had_policy = os.path.exists(POLICY)
-    if had_policy:
+    # A run killed during apt may have left ours in place (replaced, never kept as the host's own) and the
+    # host's own aside (put back after this run).
+    had_policy = os.path.exists(POLICY_ASIDE)
+    if not had_policy and os.path.exists(POLICY) and MARKER not in (front_door.read_text(POLICY) or ""):
         os.replace(POLICY, POLICY_ASIDE)
+        had_policy = True
     try:
         with open(POLICY, "w", encoding="ascii") as handle:
             handle.write(POLICY_TEXT)
@@ -218,8 +222,13 @@ def run(module: AnsibleModule) -> Dict[str, Any]:
         module.fail_json(msg=f"the new nginx master did not start its workers within {params['start_timeout']} s; the old "
                              f"master ({old}) serves on (see journalctl -u {params['unit']})", **result)
     os.kill(old, signal.SIGWINCH)
-    finished = _wait(lambda: not nginx_binary.children(old), params["timeout"], 0.1)
-    result["cut"] = 0 if finished else len(nginx_binary.children(old))
+
+    def old_workers() -> List[int]:
+        # The new master is a child of the old one until the old one exits: not one of its workers.
+        return [pid for pid in nginx_binary.children(old) if pid != new]
+
+    finished = _wait(lambda: not old_workers(), params["timeout"], 0.1)
+    result["cut"] = 0 if finished else len(old_workers())
     os.kill(old, signal.SIGQUIT if finished else signal.SIGTERM)
     if not _wait(lambda: not nginx_binary.alive(old), 30.0):
         module.fail_json(msg=f"the old nginx master ({old}) did not exit; the new one ({new}) serves", **result)

@@ -32,9 +32,15 @@ def batches(hosts: Sequence[str], serial: int) -> list[list[str]]:
     return [list(hosts[start:start + serial]) for start in range(0, len(hosts), serial)]
 
 
-def problems(settings: Mapping[str, Any], hosts: Sequence[str], tasks_file_exists: bool) -> list[str]:
-    """What refuses the run, each naming the variable."""
+def problems(settings: Mapping[str, Any], hosts: Sequence[str], tasks_file_exists: bool,
+             unread: Sequence[str] = ()) -> list[str]:
+    """What refuses the run, each naming the variable; UNREAD: front doors whose pools could not be read."""
     found = []
+    group = settings.get("maintenance_front_doors", "fasterapi_nginx")
+    for front in unread:
+        found.append(f"the front door {front} (maintenance_front_doors: {group}) could not be read: its pools are not "
+                     "known, so it would send requests to a host under maintenance; expected every front door "
+                     "reachable")
     if not hosts:
         found.append(f"maintenance_hosts={show(settings.get('maintenance_hosts'))} matches no host of the inventory: "
                      "expected a group or pattern of app hosts")
@@ -45,7 +51,10 @@ def problems(settings: Mapping[str, Any], hosts: Sequence[str], tasks_file_exist
     if action == "tasks" and not tasks:
         found.append("maintenance_tasks is empty, and maintenance_action is tasks: expected the path of a task file on "
                      "the controller")
-    if tasks and not tasks_file_exists:
+    if tasks and not tasks.startswith("/"):
+        found.append(f"maintenance_tasks={show(tasks)} is a relative path, which the playbook would look for in the "
+                     "collection: expected an absolute path on the controller, such as $PWD/kernel.yml")
+    elif tasks and not tasks_file_exists:
         found.append(f"maintenance_tasks={show(tasks)} is not a file on the controller: expected a task file")
     if tasks and action != "tasks":
         found.append(f"maintenance_tasks={show(tasks)} is set, but maintenance_action is {show(action)}: expected "

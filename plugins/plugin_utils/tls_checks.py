@@ -13,7 +13,9 @@ and says, for each problem, which file is at fault and what is expected:
 - it matches its key, and the key has no passphrase (nginx would ask for one
   at each start);
 - its chain is complete: each certificate is issued by the next one, and the
-  last is a root or is issued by a root of the trust store given.
+  last is issued by a root of the trust store given, or is self-signed (the
+  operator's own root, or a self-signed certificate, which clients must be
+  given anyway).
 """
 
 from __future__ import annotations
@@ -188,10 +190,12 @@ def _chain_problems(chain: list[x509.Certificate], roots_pem: str, roots_source:
     last = chain[-1]
     if issued_by(last, last):
         return []
-    try:
-        roots = certificates(roots_pem)
-    except ValueError:
-        roots = []
+    roots = []
+    for block in _PEM_CERTIFICATE.findall(roots_pem):
+        try:  # one root a newer cryptography refuses does not make every chain incomplete
+            roots.append(x509.load_pem_x509_certificate(block.encode()))
+        except ValueError:
+            continue
     if any(issued_by(last, root) for root in roots):
         return []
     issuer = last.issuer.rfc4514_string()

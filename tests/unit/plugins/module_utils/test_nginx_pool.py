@@ -90,6 +90,14 @@ def test_a_configuration_nginx_refuses_is_put_back(capsys: pytest.CaptureFixture
     assert not (tmp_path / "reloaded").exists()
 
 
+def test_a_failed_reload_puts_the_pool_back(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    written(tmp_path)
+    before = {name: (tmp_path / name).read_text() for name in ("shop.json", "shop.conf")}
+    failed = run(capsys, tmp_path, out=["app2"], reload="false")
+    assert failed["failed"] and "reloading nginx failed, so the pool of shop was put back as it was" in failed["msg"]
+    assert {name: (tmp_path / name).read_text() for name in before} == before
+
+
 def test_check_mode_writes_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     written(tmp_path)
     before = (tmp_path / "shop.json").read_text()
@@ -118,3 +126,9 @@ def test_established_connections_by_port_and_peer() -> None:
     ]
     found = connections.established(lines, [8001])
     assert [(peer, port) for _local, port, peer, _peer_port in found] == [("127.0.0.1", 8001), ("10.0.0.2", 8001), ("10.0.0.2", 8001)]
+
+
+def test_the_health_check_keeps_the_sites_host_name() -> None:
+    state = json.loads(pool_filter("", "shop", UPSTREAMS, 2, 10, "shop.example.org")["json"])
+    assert state["health"] == {"path": "/health", "status": [200], "host": "shop.example.org"}
+    assert "host" not in UPSTREAMS[0]["app"]["health"]

@@ -60,3 +60,20 @@ def test_bad_variables_are_named() -> None:
     assert maintenance.problems({"maintenance_action": "tasks"}, ["app2"], False) == [
         "maintenance_tasks is empty, and maintenance_action is tasks: expected the path of a task file on the controller"]
     assert maintenance.problems({"maintenance_action": "tasks", "maintenance_tasks": "/t.yml"}, ["app2"], True) == []
+
+
+def test_a_relative_task_file_and_an_unread_front_door_are_refused() -> None:
+    assert maintenance.problems({"maintenance_action": "tasks", "maintenance_tasks": "kernel.yml"}, ["app2"], True,
+                                ["front2"]) == [
+        "the front door front2 (maintenance_front_doors: fasterapi_nginx) could not be read: its pools are not known, so "
+        "it would send requests to a host under maintenance; expected every front door reachable",
+        'maintenance_tasks="kernel.yml" is a relative path, which the playbook would look for in the collection: '
+        "expected an absolute path on the controller, such as $PWD/kernel.yml",
+    ]
+
+
+def test_a_bad_serial_is_planned_as_one_until_refused_by_name() -> None:
+    from ansible_collections.fasterapi.deploy.plugins.filter.maintenance import maintenance_plan
+
+    assert maintenance_plan(POOLS, ["app2", "app3"], "50%")["problems"] == []
+    assert "maintenance_serial=0" in maintenance.problems({"maintenance_serial": 0}, ["app2"], False)[0]

@@ -137,6 +137,12 @@ def test_a_chain_without_its_intermediate() -> None:
          "the test roots")
 
 
+def test_a_root_that_cannot_be_read_does_not_hide_the_others() -> None:
+    pki = Pki()
+    broken = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"
+    assert not pki.problems(chain=pem(pki.site, pki.mid), roots=broken + pem(pki.root))
+
+
 def test_a_chain_out_of_order() -> None:
     pki = Pki()
     only(pki.problems(chain=pem(pki.site, pki.root, pki.mid)), "nginx_certificate_file",
