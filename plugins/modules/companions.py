@@ -22,8 +22,9 @@ description:
     singleton never runs twice) and the timers of O(timers); it stops and removes the marked unit files that are no longer
     configured. A singleton that fails to start fails the task after its old instance is started again.
   - O(action=stop) stops and disables the instances of O(release) (after a failed switch).
-  - O(action=check) changes nothing. It fails, naming the variable, when systemd rejects a timer's C(on_calendar), and with
-    O(release_dir), when a command is not in that release's venv (or its C(python -m) module cannot be found there).
+  - O(action=check) changes nothing. Without O(release_dir), it fails, naming the variable, when systemd rejects a timer's
+    C(on_calendar) (the role checks them once, before anything changes). With O(release_dir), when a command is not in
+    that release's venv (or its C(python -m) module cannot be found there).
   - O(action=info) reads the units' state.
 author: fasterapi.deploy maintainers (@fasterapi)
 options:
@@ -359,7 +360,7 @@ class Companions:
     def check(self) -> None:
         """Fail, naming the variables, when a calendar is rejected or (with release_dir) a command is not in the release's venv."""
         problems = []
-        for index, item in enumerate(self.params["timers"]):
+        for index, item in enumerate([] if self.params["release_dir"] else self.params["timers"]):
             calendar = item.get("on_calendar")
             for expression in calendar if isinstance(calendar, list) else [calendar]:
                 rc, out, err = self.module.run_command(units.calendar_argv(str(expression)))
