@@ -18,7 +18,10 @@ file $CREDENTIALS_DIRECTORY/NAME, base64).
 The lifespan handler opens per-worker state after the fork (the safe place
 with preload_app = True). SAMPLE_APP_FAIL_STARTUP=1 in the environment, or a
 file FAIL_STARTUP next to this one, makes startup fail, to exercise failed
-deploys. A credential sample-app-guard that starts with "refuse" makes the
+deploys. A file FAULT next to this one (JSON) makes a faulty release for
+canary tests: {"error_every": 50} answers every 50th request of each worker process
+with 500 (2 %), {"delay": 0.2} answers each request 0.2 s late; /health is
+spared (the release starts and passes its health check). A credential sample-app-guard that starts with "refuse" makes the
 import fail, to exercise a full restart that would fail.
 """
 
@@ -28,6 +31,7 @@ import asyncio
 import base64
 import hashlib
 import importlib.metadata
+import itertools
 import json
 import os
 import sys
@@ -53,6 +57,19 @@ def _version() -> str:
 
 
 VERSION = _version()
+
+
+def _fault() -> dict[str, float]:
+    """The faults of this release (the file FAULT next to this module), none without it."""
+    path = Path(__file__).with_name("FAULT")
+    if not path.exists():
+        return {}
+    return {key: float(value) for key, value in json.loads(path.read_text(encoding="utf-8")).items()}
+
+
+FAULT = _fault()
+# Requests this process answered, for FAULT's error_every.
+_FAULT_SEEN = itertools.count(1)
 
 
 def _refuse_a_guarded_credential() -> None:
@@ -236,6 +253,13 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if worker is not None:
         worker.requests += 1
     path = scope["path"]
+    if FAULT and path != "/health":
+        if FAULT.get("delay"):
+            await asyncio.sleep(FAULT["delay"])
+        every = int(FAULT.get("error_every", 0))
+        if every and next(_FAULT_SEEN) % every == 0:
+            await _respond(send, 500, b"injected fault\n")
+            return
     if REQUESTS is not None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         REQUESTS.labels(worker=str(os.getpid())).inc()
     if path == "/health":

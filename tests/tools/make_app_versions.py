@@ -4,7 +4,8 @@ Each ``DIR=VERSION`` argument makes ``APPS/DIR``: a copy of the sample app
 (tests/sample_app) whose VERSION file says VERSION. Options change some of
 them: ``--break-import DIR`` makes its main.py import a module that does not
 exist, ``--fail-startup DIR`` makes its lifespan startup fail (the sample app
-reads a FAIL_STARTUP file), and ``--requirements DIR=LINE`` writes its
+reads a FAIL_STARTUP file), ``--fault DIR=JSON`` writes its FAULT file (the sample app's injected
+errors or delay, for canary tests), and ``--requirements DIR=LINE`` writes its
 requirements.txt (one line; repeat the option for more).
 
 A file is written only when its content differs, so a second run changes
@@ -70,10 +71,11 @@ def with_broken_import(main: bytes) -> bytes:
 
 
 def make(apps: Path, sample: Path, versions: Sequence[tuple[str, str]], break_import: Sequence[str] = (),
-         fail_startup: Sequence[str] = (), requirements: Sequence[tuple[str, str]] = ()) -> List[str]:
+         fail_startup: Sequence[str] = (), requirements: Sequence[tuple[str, str]] = (),
+         faults: Sequence[tuple[str, str]] = ()) -> List[str]:
     """Make each version's directory under APPS; the files written."""
     names = [name for name, _version in versions]
-    for name in list(break_import) + list(fail_startup) + [name for name, _line in requirements]:
+    for name in list(break_import) + list(fail_startup) + [name for name, _line in requirements] + [name for name, _f in faults]:
         if name not in names:
             raise SystemExit(f"make_app_versions: {name} is not one of the versions made ({', '.join(names)})")
     wanted: Dict[str, List[str]] = {}
@@ -95,6 +97,12 @@ def make(apps: Path, sample: Path, versions: Sequence[tuple[str, str]], break_im
             _write(top / "requirements.txt", "".join(line + "\n" for line in wanted[name]).encode("utf-8"), written)
         if "VERSION" not in sample_files:
             _write(top / "VERSION", f"{version}\n".encode("utf-8"), written)
+        fault = top / "FAULT"
+        if name in dict(faults):
+            _write(fault, (json.dumps(json.loads(dict(faults)[name]), sort_keys=True) + "\n").encode("utf-8"), written)
+        elif fault.exists():
+            fault.unlink()
+            written.append(str(fault))
         startup = top / "FAIL_STARTUP"
         if name in fail_startup:
             _write(startup, FAIL_STARTUP.encode("utf-8"), written)
@@ -112,12 +120,13 @@ def main(argv: Sequence[str] = tuple(sys.argv[1:])) -> int:
                         help="the app to copy (default: tests/sample_app)")
     parser.add_argument("--break-import", action="append", default=[], metavar="DIR", help="a version whose import fails")
     parser.add_argument("--fail-startup", action="append", default=[], metavar="DIR", help="a version whose startup fails")
+    parser.add_argument("--fault", action="append", default=[], metavar="DIR=JSON", help="a version's FAULT file, e.g. v9={\"delay\": 0.2}")
     parser.add_argument("--requirements", action="append", default=[], metavar="DIR=LINE", help="a line of a version's requirements.txt")
     args = parser.parse_args(argv)
     if not (args.sample / "main.py").is_file():
         raise SystemExit(f"make_app_versions: {args.sample} has no main.py")
     written = make(args.apps, args.sample, _pairs(args.versions, "version"), args.break_import, args.fail_startup,
-                   _pairs(args.requirements, "requirement"))
+                   _pairs(args.requirements, "requirement"), _pairs(args.fault, "fault"))
     print(json.dumps(written))
     return 0
 

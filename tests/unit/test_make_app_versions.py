@@ -65,3 +65,12 @@ def test_the_command_line_prints_what_it_wrote(tmp_path: Path, capsys: pytest.Ca
     assert make_app_versions.main([str(tmp_path), "v3=1.0.3", "--requirements", "v3=six==1.17.0"]) == 0
     written = json.loads(capsys.readouterr().out)
     assert str(tmp_path / "v3" / "requirements.txt") in written and str(tmp_path / "v3" / "VERSION") in written
+
+
+def test_a_faulty_version_gets_its_fault_file_and_loses_it_when_healed(tmp_path: Path) -> None:
+    make_app_versions.make(tmp_path, SAMPLE, [("slow", "4.9.2"), ("ok", "4.0.1")], faults=[("slow", '{"delay": 0.2}')])
+    assert json.loads((tmp_path / "slow" / "FAULT").read_text()) == {"delay": 0.2}
+    assert not (tmp_path / "ok" / "FAULT").exists()
+    assert make_app_versions.make(tmp_path, SAMPLE, [("slow", "4.9.2")]) == [str(tmp_path / "slow" / "FAULT")]
+    with pytest.raises(SystemExit, match="not one of the versions made"):
+        make_app_versions.make(tmp_path, SAMPLE, [("ok", "4.0.1")], faults=[("nope", '{"delay": 1}')])

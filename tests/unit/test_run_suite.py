@@ -315,3 +315,12 @@ def test_the_whole_plan_with_images_runs_every_stage(tmp_path) -> None:  # type:
     assert not lanes.is_alive(), "the lanes waited for each other and never ended"
     assert sorted(t.name for t in timings) == sorted(s.name for s in planned)
     assert all(t.rc == 0 for t in timings)
+
+
+def test_the_recap_keeps_the_last_telling_lines_where_the_stage_ended() -> None:
+    python = sys.executable
+    early = "".join(f"print('fatal: [host]: FAILED! => expected failure {i}'); " for i in range(suite.TELLING_LINES + 5))
+    code = early + "print('tests/test_x.py::test_y FAILED [ 50%]'); raise SystemExit(1)"
+    lines = suite.recap(suite.run([suite.Stage("scenario", [[python, "-c", code]])], 1, io.StringIO()))
+    assert "suite: | tests/test_x.py::test_y FAILED [ 50%]" in lines
+    assert "suite: | fatal: [host]: FAILED! => expected failure 0" not in lines

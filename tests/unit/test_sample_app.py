@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +156,20 @@ def test_a_guarded_credential_fails_the_import(tmp_path: Path, monkeypatch: pyte
     (tmp_path / "sample-app-guard").write_bytes(b"refuse this one")
     with pytest.raises(RuntimeError, match="sample-app-guard was refused on purpose"):
         sample._refuse_a_guarded_credential()
+
+
+def test_a_faulty_release_fails_every_nth_request_and_spares_health(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sample, "FAULT", {"error_every": 5})
+    monkeypatch.setattr(sample, "_FAULT_SEEN", itertools.count(1))
+    statuses = [_get("/version")[0] for _number in range(20)]
+    assert statuses.count(500) == 4 and statuses.count(200) == 16
+    # The health path is spared and not counted: the 25th request is the next to fail.
+    assert all(_get("/health")[0] != 500 for _number in range(10))
+    assert [_get("/version")[0] for _number in range(5)] == [200, 200, 200, 200, 500]
+
+
+def test_a_slow_release_answers_late(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sample, "FAULT", {"delay": 0.05})
+    asyncio.run(_call({"type": "lifespan"}, [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]))
+    started = time.monotonic()
+    assert _get("/")[0] == 200 and time.monotonic() - started >= 0.05

@@ -20,25 +20,6 @@ CA = "/root/front-door-ca.pem"
 
 
 @pytest.fixture(scope="module")
-def hostname(host: Any) -> str:
-    return host.backend.get_hostname()
-
-
-@pytest.fixture(scope="module")
-def client(host: Any, hostname: str) -> Any:
-    if hostname != "client":
-        pytest.skip("asked from client")
-    return host
-
-
-@pytest.fixture(scope="module")
-def front(host: Any, hostname: str) -> Any:
-    if hostname != "front":
-        pytest.skip("nginx runs on front")
-    return host
-
-
-@pytest.fixture(scope="module")
 def phases(client: Any) -> list[dict[str, Any]]:
     return json.loads(client.file("/root/front-door.json").content_string)["phases"]
 
