@@ -420,7 +420,8 @@ def _percent(fraction: float) -> str:
 
 
 def _broken_already(canary: Stats, baseline_rate: float, checked: Mapping[str, Any], slowest: float) -> List[str]:
-    """The rules CANARY breaks already, whatever its next requests up to min_requests (SLOWEST: the latency allowed)."""
+    """The rules CANARY breaks already at min_requests: more 5xx, or more answers slower than SLOWEST (the latency
+    allowed), than a sample of min_requests may have, whatever its next requests up to min_requests."""
     minimum, q = checked["min_requests"], checked["latency_percentile"]
     failed = []
     allowed_errors = (baseline_rate + checked["max_error_rate_increase"]) * minimum
@@ -433,7 +434,7 @@ def _broken_already(canary: Stats, baseline_rate: float, checked: Mapping[str, A
     if slow > (100 - q) / 100.0 * minimum:
         failed.append(f"latency: {slow} of the canary's first {canary.requests} answers took longer than {_ms(slowest)} "
                       f"(max_latency_ratio times the baseline's p{q}); that is more than {100 - q} % of min_requests "
-                      f"({minimum}), so its p{q} is above it whatever comes next")
+                      f"({minimum}), so its p{q} at min_requests is above it whatever comes next")
     return failed
 
 

@@ -56,19 +56,19 @@ attributes:
 EXAMPLES = r"""
 - name: Note where each front door's log ends before the canary takes traffic
   fasterapi.deploy.canary_sample:
-    log: /var/log/nginx/fasterapi-shop.upstream.log
+    log: /var/log/nginx/fasterapi-shop.upstreams.log
     state: mark
   register: canary_start
 
 - name: Count what each upstream server got since
   fasterapi.deploy.canary_sample:
-    log: /var/log/nginx/fasterapi-shop.upstream.log
+    log: /var/log/nginx/fasterapi-shop.upstreams.log
     mark: "{{ canary_start.mark }}"
   register: canary_sample
 
 - name: Count what each upstream server got in the last minute
   fasterapi.deploy.canary_sample:
-    log: /var/log/nginx/fasterapi-shop.upstream.log
+    log: /var/log/nginx/fasterapi-shop.upstreams.log
     state: recent
     seconds: 60
   register: canary_recent

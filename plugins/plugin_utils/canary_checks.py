@@ -50,6 +50,7 @@ def _settings_problems(check: Checker) -> None:
     check.number("canary_percent", "a share of the group in percent, from 0 to 99", 0, 99, whole=False)
     check.number("canary_weight", "a share of a regular host's traffic in percent, from 1 to 100", 1, 100)
     check.number("canary_window", "seconds, at least 5", 5)
+    check.number("canary_interval", "seconds, at least 1", 1)
     check.number("canary_max_window", "seconds, at least canary_window", as_float(check.get("canary_window", 60)) or 5)
     check.number("canary_min_requests", "a whole number of requests, at least 1", 1)
     check.number("canary_max_5xx_increase", "percentage points, from 0 to 100", 0, 100, whole=False)

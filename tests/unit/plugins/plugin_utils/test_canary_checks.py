@@ -53,6 +53,7 @@ def test_a_number_or_a_share_takes_the_first_hosts(settings: dict[str, Any], can
     ({"canary_hosts": ["app3"]}, {"lb": door("app3", "app2", out=("app2",))}, "has no host in it besides the canary hosts"),
     ({"canary_hosts": ["app3"]}, {"lb": door(*GROUP, log="")}, "writes no upstream log"),
     ({"canary_hosts": ["app3"], "canary_window": 2}, None, "canary_window=2: expected seconds, at least 5"),
+    ({"canary_hosts": ["app3"], "canary_interval": 0}, None, "canary_interval=0: expected seconds, at least 1"),
     ({"canary_hosts": ["app3"], "canary_max_latency_ratio": 1}, None, "canary_max_latency_ratio=1: expected a ratio above 1"),
     ({"canary_hosts": ["app3"], "canary_latency_percentile": 42}, None, "canary_latency_percentile=42: expected one of 50, 90, 95, 99"),
     ({"canary_hosts": ["app3"], "canary_too_little_traffic": "hope"}, None, "canary_too_little_traffic=\"hope\": expected fail, wait or promote"),
