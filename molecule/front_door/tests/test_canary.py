@@ -2,8 +2,10 @@
 
 canary.yml deployed pool (front, app2, app3 behind front's nginx) with the
 deploy playbook, app3 the canary, under a steady load from client through
-nginx: a release failing 2 % of its requests, one 200 ms slower, and 11 good
-ones (the last two with too few requests at first, waited for or promoted anyway). What the tests read: each run's exit code and play output (client's
+nginx: a release failing 2 % of its requests, one 200 ms slower, one whose
+startup fails on the canary, and 11 good ones (the last two with too few
+requests at first, waited for or promoted anyway). What the tests read: each
+run's exit code and play output (client's
 /root/canary-*.json), each case's load (front-door.json), app3's ledger, each
 host's current release, and front's upstream log itself.
 """
