@@ -95,11 +95,53 @@ _TELLING = re.compile(r"^(?:fatal: \[|failed: \[|FAILED(?! - RETRYING)[: ]|ERROR
 _BOX = re.compile(r"^[\s│┃|]+")
 TAIL_LINES = 15
 TELLING_LINES = 10
+# An Ansible failure ("fatal: [h]: FAILED! =>", "failed: [h] (item=x) =>") prints its result after it, its msg
+# among the first lines (a result with a command's output puts it further on): the msg and the lines it wraps onto,
+# up to a blank line.
+_ANSIBLE_FAILURE = re.compile(r"^(?:fatal|failed): \[")
+_MSG = re.compile(r"^\s*\"?msg\"?:")
+MSG_SEARCH_LINES = 40
+MSG_LINES = 6
+
+
+def _bare(line: str) -> str:
+    return _BOX.sub("", _COLOUR.sub("", line), count=1)
 
 
 def is_telling(line: str) -> bool:
     """Whether a line of a failed stage's output says what failed."""
-    return bool(_TELLING.search(_BOX.sub("", _COLOUR.sub("", line), count=1)))
+    return bool(_TELLING.search(_bare(line)))
+
+
+class Telling:
+    """The last TELLING_LINES telling lines of a stage's output, each Ansible failure with its msg (what it said)."""
+
+    def __init__(self, keep: int = TELLING_LINES) -> None:
+        self.groups: "deque[List[str]]" = deque(maxlen=keep)
+        self._search = 0
+        self._msg = 0
+
+    def add(self, line: str) -> None:
+        """Read the next LINE of the output (its newline stripped)."""
+        bare = _bare(line)
+        if _TELLING.search(bare):
+            self.groups.append([line])
+            self._search = MSG_SEARCH_LINES if _ANSIBLE_FAILURE.match(bare) else 0
+            self._msg = 0
+        elif self._msg and bare.strip():
+            self.groups[-1].append(line)
+            self._msg -= 1
+        elif self._msg:
+            self._msg = 0  # a blank line ends the msg
+        elif self._search:
+            self._search -= 1
+            if _MSG.match(bare):
+                self.groups[-1].append(line)
+                self._search, self._msg = 0, MSG_LINES - 1
+
+    def lines(self) -> List[str]:
+        """The telling lines kept, in order."""
+        return [line for group in self.groups for line in group]
 
 
 @dataclass
@@ -357,14 +399,14 @@ def run(todo: Sequence[Stage], lanes: int, out: TextIO) -> List[Timing]:
                     last: "deque[str]" = deque(maxlen=TAIL_LINES)
                     # The last telling lines: a scenario's side effects fail on purpose early on (expected
                     # failures), and what ended the stage (a failed test, the fatal task) comes last.
-                    telling: "deque[str]" = deque(maxlen=TELLING_LINES)
+                    telling = Telling()
                     for line in log:
                         out.write(line)
                         if timing.rc:
                             last.append(line.rstrip("\n"))
-                            if is_telling(line):
-                                telling.append(line.rstrip("\n"))
-                    timing.evidence = list(telling) + ["..."] + list(last) if telling else list(last)
+                            telling.add(line.rstrip("\n"))
+                    said = telling.lines()
+                    timing.evidence = said + ["..."] + list(last) if said else list(last)
                     print(f"suite: {time.monotonic() - began:6.0f} s  end {stage.name}: "
                           f"{timing.seconds:.0f} s, exit {timing.rc}", file=out, flush=True)
                     timings.append(timing)

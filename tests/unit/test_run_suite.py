@@ -324,3 +324,38 @@ def test_the_recap_keeps_the_last_telling_lines_where_the_stage_ended() -> None:
     lines = suite.recap(suite.run([suite.Stage("scenario", [[python, "-c", code]])], 1, io.StringIO()))
     assert "suite: | tests/test_x.py::test_y FAILED [ 50%]" in lines
     assert "suite: | fatal: [host]: FAILED! => expected failure 0" not in lines
+
+
+def test_an_ansible_failure_is_told_with_its_msg() -> None:
+    """A fatal task's msg (a few lines on, wrapped in Molecule's box) is kept with it; a debug's msg is not."""
+    box = "  \u2502 "
+    output = [
+        "ok: [h] => ",
+        "    msg: a debug line, not telling",
+        "fatal: [front -> localhost]: FAILED! => ",
+        "    changed: false",
+        "    msg: fails-2pct (4.9.1) was expected to end in rollback; the deploy exited 2,",
+        "        saying: [ERROR]: Task failed: The canary step is refused; nothing was changed",
+        "",
+        "PLAY RECAP",
+    ] + [f"noise {i}" for i in range(suite.MSG_SEARCH_LINES + 5)] + [
+        "failed: [h] (item=x) => ",
+    ] + [f"    key{i}: value" for i in range(suite.MSG_SEARCH_LINES + 1)] + ["    msg: too far on to be its msg"]
+    telling = suite.Telling()
+    for line in output:
+        telling.add(box + line)
+    lines = [line[len(box):] for line in telling.lines()]
+    assert lines == [
+        "fatal: [front -> localhost]: FAILED! => ",
+        "    msg: fails-2pct (4.9.1) was expected to end in rollback; the deploy exited 2,",
+        "        saying: [ERROR]: Task failed: The canary step is refused; nothing was changed",
+        "failed: [h] (item=x) => ",
+    ]
+
+
+def test_telling_keeps_the_last_failures_whole() -> None:
+    telling = suite.Telling(keep=2)
+    for i in range(4):
+        telling.add(f"fatal: [h{i}]: FAILED! => ")
+        telling.add(f"    msg: why {i}")
+    assert telling.lines() == ["fatal: [h2]: FAILED! => ", "    msg: why 2", "fatal: [h3]: FAILED! => ", "    msg: why 3"]
