@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 # real_hosts ask for 1,200 s, and their load stages run beside another stage,
 # which can slow them past the 900 s this cap was (the load then stopped early).
 MAX_DURATION = 1800.0
+FAILURES_KEPT = 50
 
 
 @dataclass
@@ -53,6 +54,8 @@ class Report:
     last_failure: float | None = None
     slowest: float = 0.0
     reconnected: int = 0
+    # The first FAILURES_KEPT failures: when (the wall clock, to set beside the hosts' logs) and of what kind.
+    failures: list[tuple[float, str]] = field(default_factory=list)
 
     def failure(self, kind: str) -> None:
         """Count one failed request of KIND, and when it happened (seconds since the start)."""
@@ -61,6 +64,8 @@ class Report:
         if self.first_failure is None:
             self.first_failure = now
         self.last_failure = now
+        if len(self.failures) < FAILURES_KEPT:
+            self.failures.append((time.time(), kind))
 
     def took(self, seconds: float) -> None:
         """Note one answered request's time, keeping the slowest."""
@@ -81,6 +86,7 @@ class Report:
             "last_failure": None if self.last_failure is None else round(self.last_failure, 3),
             "slowest": round(self.slowest, 3),
             "reconnected": self.reconnected,
+            "failures": [[round(at, 3), kind] for at, kind in self.failures],
         }
 
 

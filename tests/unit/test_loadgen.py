@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 import ssl
 import subprocess
 from pathlib import Path
@@ -104,9 +105,13 @@ def test_refused_connections_are_counted() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nobody listens there
     load = loadgen.Load(f"http://127.0.0.1:{port}/", 2, "fresh", 0.2, timeout=1.0)
+    began = time.time()
     report = asyncio.run(load.run()).as_dict()
     assert report["sent"] > 0 and report["failed"] == {"refused": report["sent"]}
     assert 0 <= report["first_failure"] <= report["last_failure"] <= 1.5  # within the 0.2 s run (slack for a busy CPU)
+    # The first FAILURES_KEPT, each with its wall-clock time.
+    assert len(report["failures"]) == min(report["sent"], loadgen.FAILURES_KEPT)
+    assert all(kind == "refused" and began - 0.001 <= at <= time.time() for at, kind in report["failures"])  # rounded to ms
     assert report["slowest"] == 0.0  # nothing answered
 
 

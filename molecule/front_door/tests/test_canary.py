@@ -165,11 +165,22 @@ def test_only_the_injected_500s_failed(front: Any) -> None:
     assert clients_500 >= len(errors) > 0
 
 
-@pytest.mark.parametrize("phase", ["canary, 200 ms slower", "canary, good releases"])
-def test_no_client_saw_a_failure(client: Any, phase: str) -> None:
+# The canary phases' reloads of nginx: the good releases' first, with canary_weight 50, sets app3's weight in the
+# pool for its window and gives it back (two reloads); nothing else in a deploy reloads nginx.
+CANARY_RELOADS = {"canary, 200 ms slower": 0, "canary, good releases": 2}
+
+
+@pytest.mark.parametrize("phase", sorted(CANARY_RELOADS))
+def test_no_client_saw_a_failure(client: Any, phase: str, reload_losses: Any) -> None:
+    """Every answer was 200. New connections lost nothing; a checked keep-alive one may lose a request only to a reload
+    (at most one per client and reload, of the kinds a closed connection gives: see conftest.py)."""
     for name, report in _load(client, phase).items():
         print(phase, name, report["sent"], report["answered"], report["failed"])
-        assert report["sent"] > 100 and report["failed_total"] == 0 and set(report["answered"]) == {"200"}, (name, report)
+        assert report["sent"] > 100 and set(report["answered"]) == {"200"}, (name, report)
+        if report["mode"] == "fresh":
+            assert report["failed_total"] == 0, (name, report)
+        else:
+            reload_losses(phase, name, report, CANARY_RELOADS[phase])
 
 
 def test_good_releases_are_promoted_to_every_host_with_no_false_rollback(client: Any) -> None:

@@ -67,20 +67,8 @@ DOOR_PHASES = {"pool, site change": 1, "pool, 10 reloads": 10, "pool, rolling re
                "acme site, certificate renewal": 1, "pool, nginx package reinstall": 1}
 
 
-# A reload closes idle keep-alive connections at once. A client that reuses
-# one it has not checked (blind) loses its next request on it; one that checks
-# first, and an HTTP/2 client, lose one only when they send at the very moment
-# of the close. These are the kinds of failure those closes give.
-CLOSED_KINDS = {"empty_reply", "reset", "truncated"}
-CURL_CLOSED = ("curl: (16)", "curl: (52)", "curl: (55)", "curl: (56)")
-
-
-def _closed(kind: str) -> bool:
-    return kind in CLOSED_KINDS or (kind.startswith("curl_exit_") and any(code in kind for code in CURL_CLOSED))
-
-
 @pytest.mark.parametrize("name", sorted(DOOR_PHASES))
-def test_the_front_doors_work_fails_no_request(phases: list[dict[str, Any]], name: str) -> None:
+def test_the_front_doors_work_fails_no_request(phases: list[dict[str, Any]], name: str, reload_losses: Any) -> None:
     """New connections (GET, JSON POST) and the WebSocket: nothing failed; every answer was 200.
 
     Kept-alive connections (HTTP/1.1, blind or checked, and HTTP/2) may lose a request only to a connection a
@@ -93,9 +81,7 @@ def test_the_front_doors_work_fails_no_request(phases: list[dict[str, Any]], nam
         if report["mode"] == "fresh":
             assert report["failed_total"] == 0, (name, run, report)
             continue
-        bound = DOOR_PHASES[name] * report["clients"]
-        print(name, run, f"{report['failed_total']} of {report['sent']} failed {report['failed']} (bound {bound})")
-        assert report["failed_total"] <= bound and all(_closed(kind) for kind in report["failed"]), (name, run, report)
+        reload_losses(name, run, report, DOOR_PHASES[name])
     ws = phase["ws"]
     print(name, "WebSocket:", [(c["version"], c["echoes"], c["end"]) for c in ws["connections"]])
     assert ws["connect_failures"] == [] and ws["connections"][-1]["echoes"] > 0, ws
