@@ -96,10 +96,12 @@ _BOX = re.compile(r"^[\s│┃|]+")
 TAIL_LINES = 15
 TELLING_LINES = 10
 # An Ansible failure ("fatal: [h]: FAILED! =>", "failed: [h] (item=x) =>") prints its result after it, its msg
-# among the first lines (a result with a command's output puts it further on): the msg and the lines it wraps onto,
-# up to a blank line.
+# among the first lines of that result (a result with a command's output puts it further on): the msg and the lines
+# it wraps onto, up to a blank line.
 _ANSIBLE_FAILURE = re.compile(r"^(?:fatal|failed): \[")
 _MSG = re.compile(r"^\s*\"?msg\"?:")
+# What ends a failure's printed result: a blank line, the next task or play, another host's result.
+_RESULT_END = re.compile(r"^(?:$|TASK \[|PLAY |RUNNING HANDLER|ok: \[|changed: \[|skipping: \[|\.\.\.ignoring)")
 MSG_SEARCH_LINES = 40
 MSG_LINES = 6
 
@@ -135,7 +137,9 @@ class Telling:
             self._msg = 0  # a blank line ends the msg
         elif self._search:
             self._search -= 1
-            if _MSG.match(bare):
+            if _RESULT_END.match(bare.rstrip()):
+                self._search = 0
+            elif _MSG.match(bare):
                 self.groups[-1].append(line)
                 self._search, self._msg = 0, MSG_LINES - 1
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import time
 import ssl
 import subprocess
+import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 

@@ -359,3 +359,11 @@ def test_telling_keeps_the_last_failures_whole() -> None:
         telling.add(f"fatal: [h{i}]: FAILED! => ")
         telling.add(f"    msg: why {i}")
     assert telling.lines() == ["fatal: [h2]: FAILED! => ", "    msg: why 2", "fatal: [h3]: FAILED! => ", "    msg: why 3"]
+
+
+def test_a_failure_without_a_msg_takes_none_from_the_next_task() -> None:
+    telling = suite.Telling()
+    for line in ["fatal: [h]: FAILED! => ", "    rc: 0", "...ignoring", "", "TASK [Show it]", "ok: [h] => ",
+                 "    msg: an unrelated debug"]:
+        telling.add(line)
+    assert telling.lines() == ["fatal: [h]: FAILED! => "]
