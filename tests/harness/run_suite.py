@@ -116,7 +116,7 @@ def is_telling(line: str) -> bool:
 
 
 class Telling:
-    """The last TELLING_LINES telling lines of a stage's output, each Ansible failure with its msg (what it said)."""
+    """A stage's last KEEP telling lines (TELLING_LINES), each Ansible failure's with the msg it printed after it."""
 
     def __init__(self, keep: int = TELLING_LINES) -> None:
         self.groups: "deque[List[str]]" = deque(maxlen=keep)
